@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* tool.c - subcommand dispatch, help and helpers shared by the tapedeck command. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tool.h"
+
+const struct tool_cmd tool_cmds[] = {
+	{"convert", "convert a tape between .tape, .tsv and ts_proxy recordings", tool_convert_main,
+	 tool_convert_usage},
+	{"describe", "list a tape's events, or summarise its connections", tool_describe_main,
+	 tool_describe_usage},
+	{NULL, NULL, NULL, NULL},
+};
+
+const struct tool_cmd *tool_cmd_find(const char *name)
+{
+	for (const struct tool_cmd *c = tool_cmds; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+void tool_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tapedeck: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void tool_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tapedeck: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void tool_json_str(FILE *out, const char *s, size_t n)
+{
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		switch (c) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		default:
+			if (c < 0x20 || c == 0x7f)
+				fprintf(out, "\\u%04x", c);
+			else
+				fputc(c, out);
+		}
+	}
+	fputc('"', out);
+}
+
+int tool_usage_error(const struct tool_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "tapedeck %s: ", cmd->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fprintf(stderr, "Try 'tapedeck %s --help'.\n", cmd->name);
+	return TOOL_EXIT_INPUT;
+}
+
+void tool_report_reader_end(struct tape_reader *r, const char *name)
+{
+	struct tape_reader_status st;
+
+	tape_reader_status(r, &st);
+	if (st.dropped_bytes)
+		tool_warn("%s: dropped %llu trailing bytes: %s", name,
+			  (unsigned long long)st.dropped_bytes, st.dropped_why);
+	else if (strcmp(tape_reader_format(r), "tape") == 0 && !st.finalised)
+		tool_warn("%s: tape was not finalised (its writer did not close it); %llu events read",
+			  name, (unsigned long long)st.events);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tapedeck [--version] [--help] <command> [<args>]\n"
+		"\n"
+		"Record TCP conversations as tapes and play them back.\n"
+		"\n"
+		"Commands:\n");
+	for (const struct tool_cmd *c = tool_cmds; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->summary);
+	fprintf(out, "  %-10s %s\n", "help", "show help for tapedeck or one command");
+	fprintf(out, "\nSee 'tapedeck help <command>' or 'man tapedeck-<command>'.\n");
+}
+
+int tool_main(int argc, char **argv)
+{
+	const struct tool_cmd *cmd;
+
+	if (argc < 2) {
+		usage(stderr);
+		return TOOL_EXIT_INPUT;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("tapedeck %s (libtapedeck %s)\n", PACKAGE_VERSION, tape_version());
+		return TOOL_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		if (argc > 2 && strcmp(argv[1], "help") == 0) {
+			cmd = tool_cmd_find(argv[2]);
+			if (!cmd) {
+				tool_err("no such command: %s", argv[2]);
+				return TOOL_EXIT_INPUT;
+			}
+			cmd->usage(stdout);
+			return TOOL_EXIT_OK;
+		}
+		usage(stdout);
+		return TOOL_EXIT_OK;
+	}
+	cmd = tool_cmd_find(argv[1]);
+	if (!cmd) {
+		tool_err("'%s' is not a tapedeck command; see 'tapedeck help'", argv[1]);
+		return TOOL_EXIT_INPUT;
+	}
+	return cmd->run(argc - 1, argv + 1);
+}

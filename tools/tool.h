@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* tool.h - the tapedeck command's subcommands, exit codes and shared helpers. */
+#ifndef TAPE_TOOL_H
+#define TAPE_TOOL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tapedeck.h"
+
+/* Exit codes shared by every subcommand (documented in tapedeck(1)). */
+enum tool_exit {
+	TOOL_EXIT_OK = 0,       /* done; for verifying commands: everything matched */
+	TOOL_EXIT_DIFFER = 1,   /* ran, and found mismatches or differences */
+	TOOL_EXIT_INPUT = 2,    /* usage error, or input that could not be read */
+	TOOL_EXIT_NETWORK = 3,  /* connection or timeout failures */
+	TOOL_EXIT_INTERNAL = 4, /* out of memory, write errors and other failures */
+};
+
+struct tool_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *out);
+};
+
+/* Every subcommand, NULL-terminated; tools/tool.c owns the list. */
+extern const struct tool_cmd tool_cmds[];
+const struct tool_cmd *tool_cmd_find(const char *name);
+
+int tool_convert_main(int argc, char **argv);
+void tool_convert_usage(FILE *out);
+int tool_describe_main(int argc, char **argv);
+void tool_describe_usage(FILE *out);
+
+/* Entry point of the whole command (argv[0] is "tapedeck"). */
+int tool_main(int argc, char **argv);
+
+/* "tapedeck: " + message + newline on stderr. */
+void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "tapedeck: warning: " + message. */
+void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prints s[0..n) as a JSON string literal, quotes included. */
+void tool_json_str(FILE *out, const char *s, size_t n);
+/* Standard handling of a subcommand's --help request and unknown options:
+ * both print usage; returns the exit code. */
+int tool_usage_error(const struct tool_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Reports the end state of a reader (dropped trailing bytes, an
+ * unfinalised binary tape) as warnings on stderr. */
+void tool_report_reader_end(struct tape_reader *r, const char *name);
+
+#endif
