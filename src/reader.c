@@ -57,7 +57,7 @@ static int reader_start(struct tape_reader *r, int fd, int own_fd, const char *f
 			}
 		if (!r->fmt)
 			return tape__rerr(r, TAPE_EUNKNOWN,
-					  "offset 0: not a tape (no tape, tsv or ts_proxy header)");
+					  "offset 0: not a tape (no tape, tsv, ts_proxy, pcap or pcapng header)");
 	}
 	rc = r->fmt->read_open(r);
 	if (rc < 0)
@@ -76,23 +76,35 @@ int tape_reader_open_fd(struct tape_reader **out, int fd, const char *name, cons
 	return reader_start(r, fd, 0, format);
 }
 
-int tape_reader_open(struct tape_reader **out, const char *path, const char *format)
+int tape__reader_open_with(struct tape_reader **out, const char *path, const char *format,
+			   const struct tape_capture_opts *copts)
 {
 	struct tape_reader *r;
 	int fd, rc;
 
-	if (strcmp(path, "-") == 0)
-		return tape_reader_open_fd(out, STDIN_FILENO, "(stdin)", format);
-	rc = reader_new(&r, path);
+	rc = reader_new(&r, strcmp(path, "-") == 0 ? "(stdin)" : path);
 	*out = r;
 	if (rc)
 		return rc;
+	r->capture_opts = copts;
+	if (strcmp(path, "-") == 0) {
+		rc = reader_start(r, STDIN_FILENO, 0, format);
+		r->capture_opts = NULL;
+		return rc;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
 		return tape__rerr(r, rc, "%s", strerror(-rc));
 	}
-	return reader_start(r, fd, 1, format);
+	rc = reader_start(r, fd, 1, format);
+	r->capture_opts = NULL; /* borrowed only while opening */
+	return rc;
+}
+
+int tape_reader_open(struct tape_reader **out, const char *path, const char *format)
+{
+	return tape__reader_open_with(out, path, format, NULL);
 }
 
 const struct tape_meta *tape_reader_meta(const struct tape_reader *r)

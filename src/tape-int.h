@@ -131,6 +131,8 @@ const struct tape__format *tape__format_by_name(const char *name);
 extern const struct tape__format tape__format_tape;
 extern const struct tape__format tape__format_tsv;
 extern const struct tape__format tape__format_tsp;
+extern const struct tape__format tape__format_pcap;
+extern const struct tape__format tape__format_pcapng;
 
 struct tape_reader {
 	const struct tape__format *fmt;
@@ -146,6 +148,7 @@ struct tape_reader {
 	uint64_t loc_line;          /* 1-based line, 0 when not line-based */
 	uint64_t loc_off;           /* byte offset */
 	struct tape_reader_status st;
+	const struct tape_capture_opts *capture_opts; /* while opening only; NULL: defaults */
 };
 
 struct tape_writer {
@@ -162,6 +165,11 @@ struct tape_writer {
 	char err[TAPE__ERRLEN];
 	int err_code;
 };
+
+/* tape_reader_open() with capture options for the pcap backend (borrowed
+ * only during the call). */
+int tape__reader_open_with(struct tape_reader **out, const char *path, const char *format,
+			   const struct tape_capture_opts *copts);
 
 /* Record an error on a handle and return code.  The _at form prefixes
  * "NAME: offset N: ", the _line form "NAME:N: ", the plain one "NAME: ". */

@@ -225,6 +225,46 @@ TAPE_API int tape_reader_next(struct tape_reader *r, struct tape_event *ev);
 /* "FILE: offset 5120: ..." or "FILE:12: ..." for the last error; "" if none. */
 TAPE_API const char *tape_reader_error(const struct tape_reader *r);
 
+/* ---------------------------------------------------------------------------
+ * Captures.  A pcap or pcapng file is read as a tape by decoding its packets
+ * and reassembling every TCP connection in it (doc/reassembly.md).  Opening
+ * one with tape_reader_open() uses the defaults below; this gives control.
+ * ------------------------------------------------------------------------- */
+struct tape_capture_opts {
+	const char *filter;   /* BPF expression as in tcpdump; NULL: every packet */
+	uint64_t idle_ns;     /* close connections idle this long; 0: 600 s */
+	size_t conn_mem;      /* out-of-order bytes held per connection; 0: 8 MiB */
+	size_t total_mem;     /* out-of-order bytes held in all; 0: 512 MiB */
+	size_t max_conns;     /* connections tracked at once; 0: 1000000 */
+	int stats_note;       /* end the tape with a connection-0 note of the statistics */
+};
+
+struct tape_capture_stats {
+	/* packets */
+	uint64_t packets, bytes;     /* frames read (after the filter), their wire bytes */
+	uint64_t tcp;                /* TCP segments */
+	uint64_t non_tcp;            /* frames skipped: not TCP */
+	uint64_t truncated;          /* frames cut short by the snaplen */
+	uint64_t malformed;          /* frames with impossible headers */
+	uint64_t fragments, reassembled, frag_dropped; /* IP fragments */
+	/* streams */
+	uint64_t conns, midstream;   /* connections, of which picked up mid-stream */
+	uint64_t gaps, gap_bytes;    /* bytes never seen */
+	uint64_t dup_bytes;          /* retransmitted bytes delivered once */
+	uint64_t conflicts, conflict_bytes; /* retransmissions that differ */
+	uint64_t after_fin_bytes;    /* data after FIN, ignored */
+	uint64_t timeouts, evicted;  /* connections closed for idleness / memory caps */
+	uint64_t ignored_segments;   /* segments of no connection (stray ACK/RST) */
+};
+
+/* Opens a pcap or pcapng capture at path ("-" for standard input) as a
+ * tape.  opts may be NULL.  TAPE_EUSAGE for a filter that does not compile
+ * (the message says why). */
+TAPE_API int tape_reader_open_capture(struct tape_reader **out, const char *path,
+				      const struct tape_capture_opts *opts);
+/* Statistics so far of a capture being read; TAPE_EUSAGE for other tapes. */
+TAPE_API int tape_reader_capture_stats(const struct tape_reader *r, struct tape_capture_stats *st);
+
 /* How a read ended, for tools that want to say so. */
 struct tape_reader_status {
 	uint64_t events;         /* events returned so far */
@@ -248,6 +288,7 @@ enum tape_flush_policy {
 struct tape_writer_opts {
 	enum tape_flush_policy flush;
 	unsigned flush_ms; /* TAPE_FLUSH_INTERVAL */
+	unsigned mss;      /* pcap/pcapng: payload bytes per packet; 0 = 1460 */
 };
 
 struct tape_writer;
