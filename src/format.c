@@ -10,6 +10,8 @@ const struct tape__format *const tape__formats[] = {
 	&tape__format_tape,
 	&tape__format_tsv,
 	&tape__format_tsp,
+	&tape__format_pcap,
+	&tape__format_pcapng,
 	NULL,
 };
 

@@ -99,6 +99,8 @@ int tape__in_line(struct tape__in *in, const char **line, size_t *len, size_t ma
 		const uint8_t *nl = memchr(p + scanned, '\n', avail - scanned);
 		if (nl) {
 			size_t n = (size_t)(nl - p);
+			if (n > max)
+				return TAPE_ELIMIT; /* the newline was already buffered */
 			*line = (const char *)p;
 			*len = n;
 			tape__in_skip(in, n + 1);

@@ -256,6 +256,15 @@ static long fraction(const char *s, size_t n, uint64_t *ns)
 	return (long)i;
 }
 
+static unsigned days_in_month(unsigned y, unsigned mo)
+{
+	static const unsigned char days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (mo == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		return 29;
+	return mo >= 1 && mo <= 12 ? days[mo - 1] : 0;
+}
+
 int tape_time_parse(const char *s, size_t n, uint64_t *out)
 {
 	uint64_t frac;
@@ -271,7 +280,8 @@ int tape_time_parse(const char *s, size_t n, uint64_t *out)
 		if (digits_n(s, 4, &y) || digits_n(s + 5, 2, &mo) || digits_n(s + 8, 2, &d) ||
 		    digits_n(s + 11, 2, &h) || digits_n(s + 14, 2, &mi) || digits_n(s + 17, 2, &se))
 			return TAPE_EFORMAT;
-		if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+		if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+		    mi > 59 || se > 60)
 			return TAPE_EFORMAT;
 		fl = fraction(s + i, n - i, &frac);
 		if (fl < 0)
@@ -300,6 +310,9 @@ int tape_time_parse(const char *s, size_t n, uint64_t *out)
 		time_t t = timegm(&tm);
 		if (t == (time_t)-1 || (long long)t - off < 0)
 			return TAPE_EFORMAT;
+		/* Past UINT64_MAX nanoseconds (2554-07-21T23:34:33.709551615Z). */
+		if ((uint64_t)((long long)t - off) > (UINT64_MAX - frac) / 1000000000u)
+			return TAPE_EFORMAT;
 		*out = (uint64_t)((long long)t - off) * 1000000000u + frac;
 		return 0;
 	}
@@ -307,14 +320,14 @@ int tape_time_parse(const char *s, size_t n, uint64_t *out)
 	uint64_t secs = 0;
 	size_t i = 0;
 	while (i < n && s[i] >= '0' && s[i] <= '9') {
-		if (secs > UINT64_C(18000000000))
-			return TAPE_EFORMAT;
 		secs = secs * 10 + (uint64_t)(s[i++] - '0');
+		if (secs > UINT64_MAX / 1000000000u)
+			return TAPE_EFORMAT; /* and secs * 10 cannot overflow */
 	}
 	if (i == 0)
 		return TAPE_EFORMAT;
 	fl = fraction(s + i, n - i, &frac);
-	if (fl < 0 || i + (size_t)fl != n)
+	if (fl < 0 || i + (size_t)fl != n || secs > (UINT64_MAX - frac) / 1000000000u)
 		return TAPE_EFORMAT;
 	*out = secs * 1000000000u + frac;
 	return 0;

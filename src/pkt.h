@@ -24,6 +24,8 @@
 #define TAPE__REASM_TOTAL_MEM (512u << 20)   /* out-of-order bytes, all connections */
 #define TAPE__REASM_MAX_CONNS 1000000u       /* connections tracked at once */
 #define TAPE__REASM_IDLE_NS (UINT64_C(600) * 1000000000u) /* idle timeout */
+#define TAPE__REASM_HISTORY (64u << 10)    /* delivered bytes kept per direction to check retransmissions */
+#define TAPE__REASM_TIMEWAIT_NS (UINT64_C(240) * 1000000000u) /* closed tuples remembered: 2 MSL (RFC 9293) */
 
 /* ---------------------------------------------------------------------------
  * decode.c: one captured frame -> at most one TCP segment.
@@ -68,6 +70,75 @@ int tape__decode(struct tape__decoder *d, uint64_t ts_ns, const uint8_t *pkt, ui
 const struct tape__decode_stats *tape__decoder_stats(const struct tape__decoder *d);
 
 /* ---------------------------------------------------------------------------
+ * frag.c: IPv4 (RFC 791) and IPv6 (RFC 8200) fragment reassembly for
+ * decode.c (doc/design/decode.md).
+ * ------------------------------------------------------------------------- */
+
+/* Fragment caps; 0 in a field selects the TAPE__FRAG_* default. */
+struct tape__frag_opts {
+	size_t max_datagrams; /* 0: TAPE__FRAG_MAX_DATAGRAMS */
+	size_t max_bytes;     /* 0: TAPE__FRAG_MAX_BYTES */
+	uint64_t timeout_ns;  /* 0: TAPE__FRAG_TIMEOUT_NS */
+};
+
+/* Replaces the decoder's fragment caps (the default is all zeros).  Meant
+ * to be called before the first frame: datagrams being reassembled are
+ * given up and counted in frag_dropped.  0 or -ENOMEM. */
+int tape__decoder_frag_opts(struct tape__decoder *d, const struct tape__frag_opts *opts);
+/* End of input: gives up every incomplete datagram, counting its fragments
+ * in frag_dropped.  Decoding may continue afterwards. */
+void tape__decoder_finish(struct tape__decoder *d);
+
+/* What identifies a datagram: (src, dst, protocol, id) for IPv4, (src,
+ * dst, id) for IPv6 (proto 0). */
+struct tape__frag_key {
+	uint8_t src[16], dst[16]; /* IPv4 uses the first 4 bytes, rest zero */
+	uint32_t id;              /* IPv4: 16 bits; IPv6: 32 */
+	uint8_t family;           /* 4 or 6 */
+	uint8_t proto;
+};
+
+/* One fragment of a datagram's fragmentable part (IPv4: the payload after
+ * the IP header; IPv6: what follows the Fragment header). */
+struct tape__frag_in {
+	struct tape__frag_key key;
+	uint64_t ts_ns;
+	uint32_t off;          /* byte offset in the fragmentable part */
+	int more;              /* MF / M flag */
+	uint8_t next;          /* IPv4 protocol / IPv6 Fragment header's Next Header */
+	const uint8_t *data;
+	uint32_t len;
+};
+
+/* A reassembled fragmentable part and the Next Header of its first fragment. */
+struct tape__frag_out {
+	const uint8_t *data;
+	uint32_t len;
+	uint8_t next;
+};
+
+struct tape__frag;
+
+/* stats is the decoder's: frag.c adds to reassembled and frag_dropped and
+ * must not outlive it.  opts may be NULL.  0 or -ENOMEM. */
+int tape__frag_new(struct tape__frag **out, const struct tape__frag_opts *opts,
+		   struct tape__decode_stats *stats);
+/* Frees without counting held fragments as dropped (see tape__frag_flush). */
+void tape__frag_free(struct tape__frag *f);
+/* Adds one fragment (lengths already checked by the caller).  Returns 1 with
+ * *out set when it completed its datagram (out->data valid until the next
+ * tape__frag_* call on f), 0 when it is held or dropped (counted), or
+ * -ENOMEM (the fragment is dropped and counted). */
+int tape__frag_add(struct tape__frag *f, const struct tape__frag_in *in, struct tape__frag_out *out);
+/* Gives up datagrams whose first fragment is at least the timeout older
+ * than now_ns. */
+void tape__frag_expire(struct tape__frag *f, uint64_t now_ns);
+/* Gives up every datagram being reassembled. */
+void tape__frag_flush(struct tape__frag *f);
+/* Datagrams held and bytes of fragment buffers allocated, for tests. */
+void tape__frag_usage(const struct tape__frag *f, size_t *datagrams, size_t *bytes);
+
+/* ---------------------------------------------------------------------------
  * reasm.c: TCP segments -> tape events (doc/reassembly.md).
  * ------------------------------------------------------------------------- */
 
@@ -94,6 +165,7 @@ struct tape__reasm_stats {
 	uint64_t evicted, timeouts;  /* connections closed by caps / idleness */
 	uint64_t dropped_bytes;      /* any other bytes not delivered (reason counted above) */
 	uint64_t ignored_segments;   /* segments that belong to no connection (stray RST/ACK) */
+	uint64_t unverified_bytes;   /* retransmitted bytes too old to compare (beyond TAPE__REASM_HISTORY) */
 };
 
 struct tape__reasm;
@@ -133,5 +205,86 @@ void tape__synth_free(struct tape__synth *s);
 /* Turns one (validated) tape event into zero or more frames.  start_ns is
  * added to ev->time_ns to give absolute timestamps. */
 int tape__synth_event(struct tape__synth *s, uint64_t start_ns, const struct tape_event *ev);
+/* Detail of the last error tape__synth_event() returned ("conn 7: DATA
+ * before OPEN"); "" when none.  Valid until the next call or the free. */
+const char *tape__synth_error(const struct tape__synth *s);
+
+/* Limits and constants of the synthesiser (doc/design/synth.md). */
+#define TAPE__SYNTH_MAX_MSS 65495u          /* 65535 - 20 (IPv4) - 20 (TCP) */
+#define TAPE__SYNTH_MAX_CONNS (4u << 20)    /* connections open at once */
+#define TAPE__SYNTH_MAX_HOLE 0x7fffffffu    /* unseen bytes between two segments (2^31 - 1) */
+#define TAPE__SYNTH_STEP_NS 1000u           /* spacing of the packets of one event */
+#define TAPE__SYNTH_WIN 65535u              /* window every segment advertises */
+/* Ethernet addresses of the two sides: [TAPE_C2S] is the client's
+ * (02:00:00:00:00:01), [TAPE_S2C] the server's (02:00:00:00:00:02). */
+extern const uint8_t tape__synth_mac[2][6];
+
+/* ---- Header building (synth.c): the one place that writes headers. ---- */
+#define TAPE__LINKTYPE_ETHERNET 1
+#define TAPE__LINKTYPE_RAW 101              /* raw IPv4/IPv6, version nibble decides */
+#define TAPE__ETHERTYPE_IPV4 0x0800u
+#define TAPE__ETHERTYPE_IPV6 0x86DDu
+#define TAPE__ETH_HLEN 14u
+#define TAPE__IP4_HLEN 20u
+#define TAPE__IP6_HLEN 40u
+#define TAPE__TCP_HLEN 20u                  /* without options */
+#define TAPE__TCP_OPT_MAX 40u
+
+/* Internet checksum (RFC 1071).  tape__inet_sum adds the big-endian 16-bit
+ * words of p[0..n) to a running one's-complement sum (start with 0; only
+ * the last piece may have odd length); tape__inet_fold turns the sum into
+ * the checksum to store; tape__inet_csum does both for one buffer.  A
+ * buffer that already holds its correct checksum gives 0. */
+uint32_t tape__inet_sum(uint32_t sum, const void *p, size_t n);
+uint16_t tape__inet_fold(uint32_t sum);
+uint16_t tape__inet_csum(const void *p, size_t n);
+
+/* Writes an IPv4 (no options, DF, TTL 64) or IPv6 (hop limit 64, no
+ * extension headers) header, a TCP header and the payload at buf, with
+ * correct lengths and checksums.  src and dst must both be family 4 or 6;
+ * ports are host order.  The _opt form adds optlen bytes of TCP options
+ * (a multiple of 4, at most TAPE__TCP_OPT_MAX).  payload must not overlap
+ * buf.  ip_id is ignored for IPv6.  Returns the bytes written, TAPE_EUSAGE
+ * for bad arguments, or TAPE_ELIMIT when the datagram would exceed 65535
+ * bytes or cap. */
+long tape__build_ip_tcp(uint8_t *buf, size_t cap, const struct tape_endpoint *src,
+			const struct tape_endpoint *dst, uint32_t seq, uint32_t ack, uint8_t flags,
+			uint16_t win, const uint8_t *payload, size_t len, uint16_t ip_id);
+long tape__build_ip_tcp_opt(uint8_t *buf, size_t cap, const struct tape_endpoint *src,
+			    const struct tape_endpoint *dst, uint32_t seq, uint32_t ack,
+			    uint8_t flags, uint16_t win, const uint8_t *opt, size_t optlen,
+			    const uint8_t *payload, size_t len, uint16_t ip_id);
+/* Writes a 14-byte Ethernet II header; returns TAPE__ETH_HLEN or
+ * TAPE_ELIMIT when cap is smaller. */
+long tape__build_eth(uint8_t *buf, size_t cap, const uint8_t dst[6], const uint8_t src[6],
+		     uint16_t ethertype);
+
+/* ---------------------------------------------------------------------------
+ * pcapout.c: frames -> a pcap or pcapng file.
+ * ------------------------------------------------------------------------- */
+#define TAPE__PCAP_SNAPLEN 262144u          /* default and largest snaplen */
+#define TAPE__PCAP_MAGIC_NS 0xa1b23c4du     /* pcap with nanosecond timestamps */
+
+struct tape__pcapout;
+struct tape__out; /* tape-int.h */
+
+/* Writes the file header (pcap when ng is 0, pcapng when 1) to o, which is
+ * borrowed: it must outlive the handle, and its owner flushes and closes
+ * it.  linktype is a LINKTYPE_* value (0..65535); snaplen 0 means
+ * TAPE__PCAP_SNAPLEN.  TAPE_EUSAGE for a bad linktype or a snaplen above
+ * TAPE__PCAP_SNAPLEN, -ENOMEM, or the error of the write; after a write
+ * error *out is still set (for tape__pcapout_error) and must be freed. */
+int tape__pcapout_open(struct tape__pcapout **out, struct tape__out *o, int ng, int linktype,
+		       uint32_t snaplen);
+/* Appends one frame captured at ts_ns (ns since the epoch); frames longer
+ * than the snaplen are cut to it, keeping the original length.  Has the
+ * signature of tape__frame_fn when wrapped.  TAPE_EUNSUP for a pcap
+ * timestamp past 2106 (32-bit seconds), or the error of the write. */
+int tape__pcapout_frame(struct tape__pcapout *p, uint64_t ts_ns, const uint8_t *frame,
+			size_t len);
+/* Detail of the last error; "" when none. */
+const char *tape__pcapout_error(const struct tape__pcapout *p);
+/* Frees the handle (not the output).  Accepts NULL. */
+void tape__pcapout_free(struct tape__pcapout *p);
 
 #endif /* TAPE_PKT_H */

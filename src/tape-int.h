@@ -14,6 +14,8 @@
 #define TAPE__OUT_CHUNK (64u << 10)    /* output buffer flushed when this full */
 #define TAPE__ERRLEN 512u              /* error text buffer in handles */
 #define TAPE__NAMELEN 256u             /* file name kept for messages */
+#define TAPE__BLOCK_TARGET (64u << 10) /* .tape: events block payload before a new block */
+#define TAPE__BLOCK_MAX (TAPE_MAX_DATA + 4096u) /* .tape: largest block payload accepted */
 
 #if defined(__GNUC__)
 #define TAPE__PRINTF(a, b) __attribute__((format(printf, a, b)))

@@ -9,7 +9,9 @@
 #include "tool.h"
 
 const struct tool_cmd tool_cmds[] = {
-	{"convert", "convert a tape between .tape, .tsv and ts_proxy recordings", tool_convert_main,
+	{"capture", "reassemble the TCP connections of a pcap/pcapng capture onto a tape",
+	 tool_capture_main, tool_capture_usage},
+	{"convert", "convert a tape between .tape, .tsv, ts_proxy, .pcap and .pcapng", tool_convert_main,
 	 tool_convert_usage},
 	{"describe", "list a tape's events, or summarise its connections", tool_describe_main,
 	 tool_describe_usage},

@@ -28,6 +28,8 @@ struct tool_cmd {
 extern const struct tool_cmd tool_cmds[];
 const struct tool_cmd *tool_cmd_find(const char *name);
 
+int tool_capture_main(int argc, char **argv);
+void tool_capture_usage(FILE *out);
 int tool_convert_main(int argc, char **argv);
 void tool_convert_usage(FILE *out);
 int tool_describe_main(int argc, char **argv);
