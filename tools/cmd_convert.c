@@ -111,7 +111,7 @@ int tool_convert_main(int argc, char **argv)
 		tool_err("%s", tape_writer_error(w));
 		status = TOOL_EXIT_INTERNAL;
 	} else if (tape_writer_dropped(w)) {
-		tool_warn("%s: the %s format cannot hold %llu fin/note events; they were left out", out, to,
+		tool_warn("%s: the %s format has no place for %llu events (notes, or FINs in ts_proxy recordings); they were left out", out, to,
 			  (unsigned long long)tape_writer_dropped(w));
 	}
 out:
