@@ -330,12 +330,13 @@ static enum res tcp(struct cur *c, struct tape__seg *seg)
 
 /* ---- IPv4 -------------------------------------------------------------------- */
 
-#define IP_MAXPACKET 65535u
+#define IP_MAXLEN 65535u
 #define PROTO_TCP 6u
 
-/* Sends one fragment's data (c) to the reassembler; on completion decodes
- * the TCP segment from the rebuilt payload.  Malformed and cut fragments
- * are dropped (and counted) here. */
+/* Sends one fragment's data (c, hdrs bytes of headers before it) to the
+ * reassembler.  RES_NEXT when it completed the datagram: whole then covers
+ * the rebuilt fragmentable part and *next is its first fragment's Next
+ * Header.  Malformed and cut fragments are dropped (and counted) here. */
 static enum res reassemble(struct tape__decoder *d, struct cur *c, struct tape__frag_in *in,
 			   uint32_t hdrs, uint8_t *next, struct cur *whole)
 {
@@ -349,7 +350,7 @@ static enum res reassemble(struct tape__decoder *d, struct cur *c, struct tape__
 	/* All fragments but the last carry whole 8-byte units (RFC 791
 	 * section 3.2, RFC 8200 section 4.5), and the rebuilt datagram must
 	 * fit in 65535 bytes ("ping of death"). */
-	if ((in->more && c->wire % 8 != 0) || hdrs + in->off + c->wire > IP_MAXPACKET) {
+	if ((in->more && c->wire % 8 != 0) || hdrs + in->off + c->wire > IP_MAXLEN) {
 		d->st.frag_dropped++;
 		return RES_MALFORMED;
 	}

@@ -292,13 +292,19 @@ static int grow(struct tape__frag *f, struct dgram *g, uint32_t end)
  * a duplicate, or dropped (conflict, dead datagram, byte cap: counted in
  * frag_dropped), -ENOMEM when memory ran out (counted too).
  */
-int tape__frag_add(struct tape__frag *f, const struct tape__frag_in *in, struct tape__frag_out *out)
+int tape__frag_add(struct tape__frag *f, const struct tape__frag_in *in,
+		   struct tape__frag_out *out)
 {
 	struct dgram *g;
 	uint32_t end = in->off + in->len, u0 = in->off / UNIT, u1 = (end + UNIT - 1) / UNIT, held = 0;
 	int rc;
 
 	tape__frag_expire(f, in->ts_ns);
+	if (in->off % UNIT || in->len > MAX_PART || in->off > MAX_PART - in->len ||
+	    (in->more && in->len % UNIT)) {
+		f->st->frag_dropped++; /* the caller's checks, repeated: memory safety rests on them */
+		return 0;
+	}
 	g = *slot(f, &in->key);
 	if (!g) {
 		g = create(f, in);

@@ -185,6 +185,7 @@ static int finish(struct tape__ingest *g)
 	int rc;
 
 	g->finished = 1;
+	tape__decoder_finish(g->dec); /* count fragments that never completed */
 	rc = tape__reasm_finish(g->ra, g->last_pkt_ns > g->start_ns ? g->last_pkt_ns : g->start_ns);
 	if (rc == 0 && g->opts.stats_note) {
 		struct tape_capture_stats st;

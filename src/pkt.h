@@ -129,7 +129,8 @@ void tape__frag_free(struct tape__frag *f);
  * *out set when it completed its datagram (out->data valid until the next
  * tape__frag_* call on f), 0 when it is held or dropped (counted), or
  * -ENOMEM (the fragment is dropped and counted). */
-int tape__frag_add(struct tape__frag *f, const struct tape__frag_in *in, struct tape__frag_out *out);
+int tape__frag_add(struct tape__frag *f, const struct tape__frag_in *in,
+		   struct tape__frag_out *out);
 /* Gives up datagrams whose first fragment is at least the timeout older
  * than now_ns. */
 void tape__frag_expire(struct tape__frag *f, uint64_t now_ns);

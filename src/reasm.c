@@ -27,12 +27,13 @@
  *
  *     delivered (DATA) or declared lost (GAP)   holes and out-of-order chunks
  *   |------------------------------------------|----[chunk]----[chunk]----->
- *   0                          hist_lo ... next = hist_hi (usually)
+ *   0                  hist->lo ....... hist->hi = next
  *
  * Everything below `next` has been emitted.  Bytes above it wait in a sorted
  * list of disjoint chunks (a chunk either holds captured bytes or marks bytes
- * a snaplen cut off).  The last TAPE__REASM_HISTORY delivered bytes stay in a
- * ring so retransmissions can be compared with what was delivered.
+ * a snaplen cut off).  The last TAPE__REASM_HISTORY stream positions below
+ * next stay in a ring, with a short list of the gaps among them, so that
+ * retransmissions can be compared with what was delivered.
  *
  * Connections live in a chained hash table keyed by the unordered endpoint
  * pair, so both directions find the same entry.  Live connections are on an
@@ -65,6 +66,19 @@ struct chunk {
 	uint8_t data[];
 };
 
+/* The window [lo, hi) of stream positions just below next: bytes delivered
+ * there are in ring[pos & (cap - 1)], except inside the listed gaps (sorted,
+ * disjoint, within the window).  When a gap would overflow the list, the
+ * window starts after the oldest one instead. */
+#define HIST_GAPS 8u
+struct hist {
+	size_t cap;              /* a power of two, at most TAPE__REASM_HISTORY */
+	uint64_t lo, hi;
+	unsigned ngap;
+	uint64_t gap[HIST_GAPS][2];
+	uint8_t ring[];
+};
+
 struct half {
 	uint32_t base_seq;       /* sequence number of stream offset 0 */
 	uint32_t isn;            /* the SYN's sequence number, when seen */
@@ -74,9 +88,7 @@ struct half {
 	uint64_t acked;          /* highest offset the peer acknowledged */
 	struct chunk *head, *tail; /* out-of-order chunks, sorted, disjoint, all above next */
 	size_t mem;              /* charge of the chunks */
-	uint8_t *hist;           /* ring of delivered bytes [hist_lo, hist_hi) */
-	size_t hist_cap;
-	uint64_t hist_lo, hist_hi;
+	struct hist *hist;       /* recent positions below next, or NULL */
 	uint64_t lgap_lo, lgap_hi; /* the most recent GAP */
 	uint64_t pgap;           /* declared lost, not yet emitted: [next - pgap, next) */
 	uint64_t pgap_t;         /* time for that GAP */
@@ -439,62 +451,118 @@ static void hist_drop(struct tape__reasm *ra, struct conn *c)
 {
 	for (int d = 0; d < 2; d++) {
 		struct half *h = &c->h[d];
+		if (h->hist)
+			ra->hist_mem -= sizeof *h->hist + h->hist->cap;
 		free(h->hist);
-		ra->hist_mem -= h->hist_cap;
 		h->hist = NULL;
-		h->hist_cap = 0;
-		h->hist_lo = h->hist_hi;
 	}
 	dl_del(&c->hl);
 }
 
-/* Remembers n delivered bytes at off.  History is a cache: when it cannot
- * grow, older bytes simply become unverifiable. */
+/*
+ * Extends the window of direction d from `from` (where it must end; if not,
+ * it starts afresh there) to `to`, sliding its start.  For data (grow set)
+ * the ring is allocated or grown toward TAPE__REASM_HISTORY first; a gap
+ * never costs memory.  Returns the history or NULL: history is a cache,
+ * and when it cannot be had older bytes simply become unverifiable.
+ */
+static struct hist *hist_reach(struct tape__reasm *ra, struct conn *c, int d, uint64_t from,
+			       uint64_t to, int grow)
+{
+	struct half *h = &c->h[d];
+	struct hist *hs = h->hist;
+	size_t want;
+	unsigned k;
+
+	if (!hs && !grow)
+		return NULL;
+	if (hs && hs->hi != from) {
+		hs->lo = hs->hi = from;
+		hs->ngap = 0;
+	}
+	want = (size_t)min64(to - (hs ? hs->lo : from), TAPE__REASM_HISTORY);
+	if (grow && (!hs || hs->cap < want)) {
+		size_t cap = hs ? hs->cap : HIST_MIN;
+		struct hist *ns;
+		while (cap < want)
+			cap *= 2;
+		ns = malloc(sizeof *ns + cap);
+		if (ns) {
+			if (hs) {
+				memcpy(ns, hs, sizeof *ns);
+				for (uint64_t o = hs->lo; o < hs->hi;) {
+					size_t n;
+					const uint8_t *p = ring_span(hs->ring, hs->cap, o, (size_t)(hs->hi - o), &n);
+					ring_put(ns->ring, cap, o, p, n);
+					o += n;
+				}
+				ra->hist_mem -= sizeof *hs + hs->cap;
+				free(hs);
+			} else {
+				ns->lo = ns->hi = from;
+				ns->ngap = 0;
+			}
+			ns->cap = cap;
+			ra->hist_mem += sizeof *ns + cap;
+			h->hist = hs = ns;
+		} else if (!hs) {
+			return NULL;
+		}
+	}
+	if (to - hs->lo > hs->cap)
+		hs->lo = to - hs->cap;
+	for (k = 0; k < hs->ngap && hs->gap[k][1] <= hs->lo; k++)
+		;
+	if (k) {
+		memmove(hs->gap, hs->gap + k, (hs->ngap - k) * sizeof hs->gap[0]);
+		hs->ngap -= k;
+	}
+	if (hs->ngap && hs->gap[0][0] < hs->lo)
+		hs->gap[0][0] = hs->lo;
+	dl_del(&c->hl);
+	dl_push(&ra->hl, &c->hl);
+	return hs;
+}
+
+/* Remembers n bytes delivered at off. */
 static void hist_add(struct tape__reasm *ra, struct conn *c, int d, uint64_t off, const uint8_t *p,
 		     size_t n)
 {
-	struct half *h = &c->h[d];
+	struct hist *hs = hist_reach(ra, c, d, off, off + n, 1);
 	uint64_t end = off + n;
-	size_t want, cap;
 
-	if (off != h->hist_hi)
-		h->hist_lo = h->hist_hi = off; /* a gap broke the run */
-	want = (size_t)min64(end - h->hist_lo, TAPE__REASM_HISTORY);
-	if (h->hist_cap < want) {
-		uint8_t *nr;
-		cap = h->hist_cap ? h->hist_cap : HIST_MIN;
-		while (cap < want)
-			cap *= 2;
-		nr = malloc(cap);
-		if (nr) {
-			for (uint64_t o = h->hist_lo; o < h->hist_hi;) {
-				size_t k;
-				const uint8_t *s = ring_span(h->hist, h->hist_cap, o, (size_t)(h->hist_hi - o), &k);
-				ring_put(nr, cap, o, s, k);
-				o += k;
-			}
-			free(h->hist);
-			ra->hist_mem += cap - h->hist_cap;
-			h->hist = nr;
-			h->hist_cap = cap;
-		}
-	}
-	cap = h->hist_cap;
-	if (!cap) {
-		h->hist_lo = h->hist_hi = end;
+	if (!hs)
 		return;
+	if (n > hs->cap) {
+		p += n - hs->cap;
+		off += n - hs->cap;
+		n = hs->cap;
 	}
-	if (n > cap) {
-		p += n - cap;
-		off += n - cap;
-		n = cap;
+	ring_put(hs->ring, hs->cap, off, p, n);
+	hs->hi = end;
+}
+
+/* Remembers that [from, to) was declared lost. */
+static void hist_gap(struct tape__reasm *ra, struct conn *c, int d, uint64_t from, uint64_t to)
+{
+	struct hist *hs = hist_reach(ra, c, d, from, to, 0);
+
+	if (!hs)
+		return;
+	from = max64(from, hs->lo);
+	if (hs->ngap && hs->gap[hs->ngap - 1][1] == from) {
+		hs->gap[hs->ngap - 1][1] = to;
+	} else if (from < to) {
+		if (hs->ngap == HIST_GAPS) {
+			hs->lo = hs->gap[0][1];
+			memmove(hs->gap, hs->gap + 1, (HIST_GAPS - 1) * sizeof hs->gap[0]);
+			hs->ngap--;
+		}
+		hs->gap[hs->ngap][0] = from;
+		hs->gap[hs->ngap][1] = to;
+		hs->ngap++;
 	}
-	ring_put(h->hist, cap, off, p, n);
-	h->hist_hi = end;
-	if (end - h->hist_lo > cap)
-		h->hist_lo = end - cap;
-	dl_del(&c->hl);
-	dl_push(&ra->hl, &c->hl);
+	hs->hi = to;
 }
 
 /* ---- comparing retransmissions -------------------------------------------------- */
@@ -524,36 +592,57 @@ static void compared(struct tape__reasm *ra, const struct conn *c, int d, uint64
 	     dname(d), (unsigned long long)off, what, diffs, n);
 }
 
-/* n bytes at off that all lie below next: compare them with the history
- * where it reaches, count late bytes for the last gap as dropped, and the
- * rest as unverifiable. */
+/*
+ * n retransmitted bytes at off, all below next.  Inside the history window
+ * they are compared with what was delivered, or counted as dropped where
+ * they fall in a gap already declared (too late to be used); below the
+ * window, bytes in the most recent gap are dropped as well and the rest
+ * cannot be verified.
+ */
 static void compare_old(struct tape__reasm *ra, const struct conn *c, int d, uint64_t off,
 			const uint8_t *p, size_t n, uint64_t t)
 {
 	const struct half *h = &c->h[d];
-	uint64_t end = off + n, lo, hi;
-	size_t seen = 0;
+	const struct hist *hs = h->hist;
+	uint64_t end = off + n, wlo = end, whi = end, lo, hi;
+	uint64_t first = 0, cmp = 0, late = 0;
+	size_t diffs = 0;
 
-	lo = max64(off, h->hist_lo);
-	hi = min64(end, h->hist_hi);
-	if (lo < hi && h->hist_cap) {
-		size_t diffs = 0;
-		for (uint64_t o = lo; o < hi;) {
+	if (hs) {
+		wlo = max64(off, hs->lo);
+		whi = max64(wlo, min64(end, hs->hi));
+	}
+	for (uint64_t o = wlo; o < whi;) {
+		uint64_t e = whi;
+		unsigned g;
+		for (g = 0; g < hs->ngap && hs->gap[g][1] <= o; g++)
+			;
+		if (g < hs->ngap && hs->gap[g][0] <= o) {
+			e = min64(whi, hs->gap[g][1]);
+			late += e - o;
+			o = e;
+			continue;
+		}
+		if (g < hs->ngap)
+			e = min64(whi, hs->gap[g][0]);
+		if (!cmp)
+			first = o;
+		cmp += e - o;
+		while (o < e) {
 			size_t k;
-			const uint8_t *s = ring_span(h->hist, h->hist_cap, o, (size_t)(hi - o), &k);
-			diffs += count_diff(p + (o - off), s, k);
+			const uint8_t *r = ring_span(hs->ring, hs->cap, o, (size_t)(e - o), &k);
+			diffs += count_diff(p + (o - off), r, k);
 			o += k;
 		}
-		seen += (size_t)(hi - lo);
-		compared(ra, c, d, lo, (size_t)(hi - lo), diffs, "delivered", t);
 	}
+	if (cmp)
+		compared(ra, c, d, first, (size_t)cmp, diffs, "delivered", t);
 	lo = max64(off, h->lgap_lo);
-	hi = min64(end, h->lgap_hi);
-	if (lo < hi) {
-		ra->st.dropped_bytes += hi - lo;
-		seen += (size_t)(hi - lo);
-	}
-	ra->st.unverified_bytes += n - seen;
+	hi = min64(min64(end, wlo), h->lgap_hi);
+	if (lo < hi)
+		late += hi - lo;
+	ra->st.dropped_bytes += late;
+	ra->st.unverified_bytes += n - cmp - late;
 }
 
 /* ---- delivery ---------------------------------------------------------------------- */
@@ -663,6 +752,7 @@ static void declare_gap(struct tape__reasm *ra, struct conn *c, int d, uint64_t 
 		h->lgap_lo = h->next;
 		h->pgap_t = t;
 	}
+	hist_gap(ra, c, d, h->next, upto);
 	h->pgap += upto - h->next;
 	h->next = upto;
 	h->lgap_hi = upto;
@@ -882,7 +972,6 @@ static void set_base(struct half *h, uint32_t seq)
 	h->base_seq = seq;
 	h->have_base = 1;
 	h->next = h->acked = 0;
-	h->hist_lo = h->hist_hi = 0;
 	h->lgap_lo = h->lgap_hi = 0;
 }
 

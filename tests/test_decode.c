@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
-/* test_decode.c - CUnit suite for frame decoding and IP fragment reassembly (src/decode.c, src/frag.c). */
+/* test_decode.c - CUnit suite for frame decoding and IP fragment reassembly (decode.c, frag.c). */
 #include "config.h"
 
 #include <stdio.h>
@@ -219,7 +219,8 @@ static size_t put_ipv4(uint8_t *p, unsigned ihl, unsigned total, unsigned id, un
 	return ihl * 4;
 }
 
-static size_t put_ipv6(uint8_t *p, unsigned plen, uint8_t nh, const uint8_t *src, const uint8_t *dst)
+static size_t put_ipv6(uint8_t *p, unsigned plen, uint8_t nh, const uint8_t *src,
+		       const uint8_t *dst)
 {
 	memset(p, 0, 40);
 	p[0] = 0x60;
@@ -283,7 +284,8 @@ static void test_decode_ethernet_ipv6(void)
 
 static void test_decode_vlan(void)
 {
-	static const uint8_t macs[12] = {0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb};
+	static const uint8_t macs[12] = {0,    0x11, 0x22, 0x33, 0x44, 0x55,
+					 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb};
 	/* Tag stacks: 802.1Q; QinQ 802.1ad + 802.1Q; 0x9100 + two 802.1Q. */
 	static const uint8_t q[] = {0x81, 0x00, 0x00, 0x64, 0x08, 0x00};
 	static const uint8_t qinq[] = {0x88, 0xa8, 0x00, 0x0a, 0x81, 0x00, 0x20, 0x64, 0x86, 0xdd};
@@ -331,7 +333,8 @@ static void test_decode_sll(void)
 	static const uint8_t sll_vlan[20] = {0x00, 0x04, 0x00, 0x01, 0x00, 0x06, 0x66, 0x77, 0x88, 0x99,
 					     0xaa, 0xbb, 0x00, 0x00, 0x81, 0x00, 0x00, 0x07, 0x86, 0xdd};
 	/* ARPHRD_NETLINK (824 = 0x0338), protocol 0 */
-	static const uint8_t sll_nl[16] = {0x00, 0x04, 0x03, 0x38, 0x00, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x08, 0x00};
+	static const uint8_t sll_nl[16] = {0x00, 0x04, 0x03, 0x38, 0x00, 0x00, 0, 0,
+					   0,    0,    0,    0,    0,    0,    0x08, 0x00};
 	struct tape__decoder *d = mk(113);
 	struct tape__seg seg;
 	uint8_t f[256];
@@ -1000,8 +1003,8 @@ static void make_dg(size_t payload)
 
 /* Ethernet / IPv4 fragment carrying data[0..len) at byte offset off of the
  * datagram payload; returns the frame length. */
-static size_t v4frag(uint8_t *f, unsigned id, uint8_t proto, unsigned off, int more, const uint8_t *data,
-		     size_t len)
+static size_t v4frag(uint8_t *f, unsigned id, uint8_t proto, unsigned off, int more,
+		     const uint8_t *data, size_t len)
 {
 	static const uint8_t eth[14] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00};
 	size_t n = cat(f, eth, 14, NULL, 0);
@@ -1141,7 +1144,9 @@ static void test_decode_frag_timeout(void)
 	CU_ASSERT_EQUAL(send4(d, t0, 1, 0, 24, &seg), 0);
 	CU_ASSERT_EQUAL(send4(d, t0 + 1, 1, 24, 24, &seg), 0);
 	/* one nanosecond short of the timeout: still held */
-	CU_ASSERT_EQUAL(run1(d, t0 + TAPE__FRAG_TIMEOUT_NS - 1, eth_ipv4_tcp, sizeof eth_ipv4_tcp, &seg), 1);
+	CU_ASSERT_EQUAL(run1(d, t0 + TAPE__FRAG_TIMEOUT_NS - 1, eth_ipv4_tcp, sizeof eth_ipv4_tcp,
+			     &seg),
+			1);
 	STATS(d, .packets = 3, .tcp = 1, .fragments = 2);
 	/* any frame at the timeout expires it, measured from the first fragment */
 	CU_ASSERT_EQUAL(run1(d, t0 + TAPE__FRAG_TIMEOUT_NS, eth_ipv4_tcp, sizeof eth_ipv4_tcp, &seg), 1);
@@ -1301,7 +1306,7 @@ static void frag_shuffle(int family)
 	uint64_t fragments = 0, dropped = 0, tcp = 0;
 
 	for (unsigned round = 0; round < 300; round++) {
-		unsigned off[600], len[600], order[1200], nf = 0, no = 0, ndup, done_at = 0, hits = 0;
+		unsigned off[600], len[600], order[1200], nf = 0, no = 0, ndup, hits = 0;
 		unsigned char seen_after[600];
 
 		make_dg(rnd() % 2000);
@@ -1347,14 +1352,12 @@ static void frag_shuffle(int family)
 			fragments++;
 			if (rc == 1) {
 				hits++;
-				done_at = i;
 				check_dg_seg(&seg, ts);
 			} else if (hits) {
 				seen_after[k] = 1;
 			}
 		}
 		CU_ASSERT_EQUAL(hits, 1);
-		(void)done_at;
 		tcp += hits;
 		for (unsigned k = 0; k < nf; k++)
 			dropped += seen_after[k];
