@@ -59,9 +59,7 @@ const char *tape_version(void)
 }
 
 /* Formats "PREFIX" + message into buf; never overflows, always terminated. */
-static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va_list ap)
-	TAPE__PRINTF(4, 0);
-static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va_list ap)
+TAPE__PRINTF(4, 0) static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va_list ap)
 	TAPE__PRINTF(4, 0);
 static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va_list ap)
 {
@@ -72,9 +70,7 @@ static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va
 		vsnprintf(buf + n, size - (size_t)n, fmt, ap);
 }
 
-static int rset(struct tape_reader *r, int code, const char *prefix, const char *fmt, va_list ap)
-	TAPE__PRINTF(4, 0);
-static int rset(struct tape_reader *r, int code, const char *prefix, const char *fmt, va_list ap)
+TAPE__PRINTF(4, 0) static int rset(struct tape_reader *r, int code, const char *prefix, const char *fmt, va_list ap)
 	TAPE__PRINTF(4, 0);
 static int rset(struct tape_reader *r, int code, const char *prefix, const char *fmt, va_list ap)
 {

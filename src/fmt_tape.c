@@ -53,13 +53,7 @@
  * wrong, including any checksum mismatch, is an error.
  */
 
-/* Block payloads are filled up to this size; one record bigger than it
- * goes alone in its own block. */
-#define TAPE__BLOCK_TARGET (64u << 10)
-/* Largest payload a reader accepts: one maximal DATA event plus its
- * record header and the block's base time, with room to spare.  Lengths
- * above it can only come from a broken or hostile file. */
-#define TAPE__BLOCK_MAX (TAPE_MAX_DATA + 4096u)
+/* Block sizes: TAPE__BLOCK_TARGET and TAPE__BLOCK_MAX in tape-int.h. */
 
 #define FILE_HDR 16u
 #define BLOCK_HDR 13u

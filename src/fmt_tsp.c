@@ -28,7 +28,6 @@
 
 static const char tsp_magic[] = "# ts_proxy recording v1";
 #define TSP_MAGIC_LEN (sizeof tsp_magic - 1)
-#define TSP_MAX_LINE (2 * (size_t)TAPE_MAX_DATA + 64)
 #define TSP_CONN 1u
 #define TSP_QUOTE_MAX 40
 #define QBUF (TSP_QUOTE_MAX * 4 + 8)
@@ -88,11 +87,11 @@ static const char *quote(char *buf, size_t size, const char *s, size_t n)
  * last line is dropped and reported), or an error recorded on r. */
 static int next_line(struct tape_reader *r, struct tsp_rstate *st, const char **line, size_t *len)
 {
-	int rc = tape__in_line(&r->in, line, len, TSP_MAX_LINE);
+	int rc = tape__in_line(&r->in, line, len, TAPE__TEXT_MAX_LINE);
 
-	if (rc == TAPE_ELIMIT || (rc == 1 && *len > TSP_MAX_LINE))
+	if (rc == TAPE_ELIMIT || (rc == 1 && *len > TAPE__TEXT_MAX_LINE))
 		return tape__rerr_line(r, TAPE_ELIMIT, st->line + 1, "line longer than %zu bytes",
-				       TSP_MAX_LINE);
+				       TAPE__TEXT_MAX_LINE);
 	if (rc < 0)
 		return tape__rerr_line(r, rc, st->line + 1, "cannot read: %s", tape_strerror(rc));
 	if (rc == 0) {

@@ -32,7 +32,6 @@ static const char tsv_magic[] = "# tapedeck tsv v1";
 #define TSV_MAGIC_LEN (sizeof tsv_magic - 1)
 
 /* Longest line: a full DATA event in hex plus room for the other columns. */
-#define TSV_MAX_LINE (2 * (size_t)TAPE_MAX_DATA + 1024)
 /* Most columns any event has (open with flags); more are counted only. */
 #define TSV_MAX_FIELDS 6
 /* Source bytes quoted in a message before it is cut with "...". */
@@ -154,10 +153,10 @@ static int next_line(struct tape_reader *r, struct tsv_rstate *st, const char **
 
 	if (st->at_end)
 		return 0;
-	rc = tape__in_line(&r->in, line, len, TSV_MAX_LINE);
-	if (rc == TAPE_ELIMIT || (rc == 1 && *len > TSV_MAX_LINE))
+	rc = tape__in_line(&r->in, line, len, TAPE__TEXT_MAX_LINE);
+	if (rc == TAPE_ELIMIT || (rc == 1 && *len > TAPE__TEXT_MAX_LINE))
 		return tape__rerr_line(r, TAPE_ELIMIT, st->line + 1, "line longer than %zu bytes",
-				       TSV_MAX_LINE);
+				       TAPE__TEXT_MAX_LINE);
 	if (rc < 0)
 		return tape__rerr_line(r, rc, st->line + 1, "cannot read: %s", tape_strerror(rc));
 	if (rc == 0) {
@@ -335,7 +334,7 @@ static int tsv_read_open(struct tape_reader *r)
 	/* Metadata lines run until the first line not starting with '#'; peek
 	 * so that line is left for read_next. */
 	for (;;) {
-		long avail = tape__in_need(&r->in, 1, TSV_MAX_LINE);
+		long avail = tape__in_need(&r->in, 1, TAPE__TEXT_MAX_LINE);
 		if (avail < 0)
 			return tape__rerr_line(r, (int)avail, st->line + 1, "cannot read: %s",
 					       tape_strerror((int)avail));

@@ -348,15 +348,14 @@ static size_t chunk_charge(const struct chunk *ch)
 }
 
 /* A chunk for [off, off + len) holding data, or marking cut bytes when data
- * is NULL.  NULL (and the sticky error) when out of memory. */
+ * is NULL.  NULL (and the sticky error) when out of memory; the caller
+ * counts the bytes it could not keep. */
 static struct chunk *chunk_new(struct tape__reasm *ra, uint64_t off, uint64_t len, const uint8_t *data)
 {
 	struct chunk *ch = malloc(sizeof *ch + (data ? (size_t)len : 0));
 
 	if (!ch) {
 		ra->err = -ENOMEM;
-		if (data)
-			ra->st.dropped_bytes += len;
 		return NULL;
 	}
 	ch->next = NULL;
@@ -461,16 +460,18 @@ static void hist_drop(struct tape__reasm *ra, struct conn *c)
 
 /*
  * Extends the window of direction d from `from` (where it must end; if not,
- * it starts afresh there) to `to`, sliding its start.  For data (grow set)
- * the ring is allocated or grown toward TAPE__REASM_HISTORY first; a gap
- * never costs memory.  Returns the history or NULL: history is a cache,
- * and when it cannot be had older bytes simply become unverifiable.
+ * it starts afresh there) to `to`, sliding its start.  The ring is first
+ * allocated or grown toward TAPE__REASM_HISTORY for data (data set), and for
+ * a gap shorter than that (a longer one leaves nothing else in the window,
+ * so it never costs memory).  Returns the history or NULL: history is a
+ * cache, and when it cannot be had older bytes simply become unverifiable.
  */
 static struct hist *hist_reach(struct tape__reasm *ra, struct conn *c, int d, uint64_t from,
-			       uint64_t to, int grow)
+			       uint64_t to, int data)
 {
 	struct half *h = &c->h[d];
 	struct hist *hs = h->hist;
+	int grow = data || to - from < TAPE__REASM_HISTORY;
 	size_t want;
 	unsigned k;
 
@@ -852,7 +853,7 @@ static void insert_range(struct tape__reasm *ra, struct conn *c, int d, uint64_t
 			uint64_t lim = ch ? min64(ch->off, end) : end;
 			n = chunk_new(ra, cur, lim - cur, data ? data + (cur - off) : NULL);
 			if (!n)
-				return;
+				goto nomem;
 			chunk_link(ra, h, pp, n);
 			prev = n;
 			pp = &n->next;
@@ -881,12 +882,11 @@ static void insert_range(struct tape__reasm *ra, struct conn *c, int d, uint64_t
 			struct chunk *rest = NULL;
 			n = chunk_new(ra, cur, ov - cur, data + (cur - off));
 			if (!n)
-				return;
+				goto nomem;
 			if (ch->off < cur) {
 				if (ov < cend && !(rest = chunk_new(ra, ov, cend - ov, NULL))) {
-					ra->st.dropped_bytes += n->len;
 					free(n);
-					return;
+					goto nomem;
 				}
 				ch->len = (uint32_t)(cur - ch->off);
 				chunk_link(ra, h, &ch->next, n);
@@ -909,6 +909,10 @@ static void insert_range(struct tape__reasm *ra, struct conn *c, int d, uint64_t
 		}
 		cur = ov;
 	}
+	return;
+nomem:
+	if (data) /* every byte is accounted for, even now */
+		ra->st.dropped_bytes += end - cur;
 }
 
 /* Declares lost what the peer has acknowledged but we never captured, up to

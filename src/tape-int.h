@@ -16,6 +16,7 @@
 #define TAPE__NAMELEN 256u             /* file name kept for messages */
 #define TAPE__BLOCK_TARGET (64u << 10) /* .tape: events block payload before a new block */
 #define TAPE__BLOCK_MAX (TAPE_MAX_DATA + 4096u) /* .tape: largest block payload accepted */
+#define TAPE__TEXT_MAX_LINE (2 * (size_t)TAPE_MAX_DATA + 1024) /* .tsv/.tsp: longest line */
 
 #if defined(__GNUC__)
 #define TAPE__PRINTF(a, b) __attribute__((format(printf, a, b)))

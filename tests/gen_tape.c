@@ -106,7 +106,8 @@ int main(int argc, char **argv)
 				events = v;
 			} else if (strcmp(a, "--max-data") == 0) {
 				if (v == 0 || v > TAPE_MAX_DATA) {
-					fprintf(stderr, "gen_tape: --max-data must be 1..%u\n", TAPE_MAX_DATA);
+					fprintf(stderr, "gen_tape: --max-data must be 1..%u\n",
+						TAPE_MAX_DATA);
 					return GEN_USAGE;
 				}
 				o.max_data = (size_t)v;

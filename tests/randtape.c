@@ -64,12 +64,12 @@ struct randtape {
 	struct randtape_rng rng;
 	struct live_conn *live;
 	size_t nlive;
-	uint64_t opened;   /* connections opened so far */
-	uint64_t next_id;  /* id the next OPEN takes */
-	uint64_t time;     /* of the last event */
-	uint8_t *data;     /* payload of the last DATA event (max_data bytes) */
-	uint8_t *note;     /* text of the last NOTE (max_note bytes, at least 1) */
-	unsigned end_pm;   /* weight of FIN, RST and CLOSE, per mille */
+	uint64_t opened;  /* connections opened so far */
+	uint64_t next_id; /* id the next OPEN takes */
+	uint64_t time;    /* of the last event */
+	uint8_t *data;    /* payload of the last DATA event (max_data bytes) */
+	uint8_t *note;    /* text of the last NOTE (max_note bytes, at least 1) */
+	unsigned end_pm;  /* weight of FIN, RST and CLOSE, per mille */
 };
 
 int randtape_new(struct randtape **out, const struct randtape_opts *opts)
@@ -150,7 +150,8 @@ static void fill_text(struct randtape *g, uint8_t *p, size_t len)
 
 static void random_key(struct randtape *g, char *key)
 {
-	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
+	static const char chars[] =
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-";
 	size_t len;
 
 	do {
@@ -390,12 +391,12 @@ void randtape_next(struct randtape *g, struct tape_event *ev)
 	 * rarer when few connections must carry many events. */
 	unsigned s = g->end_pm, rst_ok = !c->rst[d] && !g->o.no_gap_rst;
 	unsigned w[] = {
-		can_send ? 650u : 0u,                          /* DATA */
-		can_send && !g->o.no_gap_rst ? 50u : 0u,      /* GAP */
-		can_send ? (100u * s + 999) / 1000 : 0u,       /* FIN */
-		rst_ok ? (30u * s + 999) / 1000 : 0u,          /* RST */
-		60u,                                           /* NOTE */
-		both_done ? 1500u : (40u * s + 999) / 1000,    /* CLOSE */
+		can_send ? 650u : 0u,                       /* DATA */
+		can_send && !g->o.no_gap_rst ? 50u : 0u,    /* GAP */
+		can_send ? (100u * s + 999) / 1000 : 0u,    /* FIN */
+		rst_ok ? (30u * s + 999) / 1000 : 0u,       /* RST */
+		60u,                                        /* NOTE */
+		both_done ? 1500u : (40u * s + 999) / 1000, /* CLOSE */
 	};
 	unsigned total = 0, k = 0;
 	for (size_t j = 0; j < sizeof w / sizeof w[0]; j++)
@@ -413,7 +414,12 @@ void randtape_next(struct randtape *g, struct tape_event *ev)
 	case 1:
 		ev->kind = TAPE_EV_GAP;
 		r = rnd(g, 20);
-		ev->gap = r == 0 ? TAPE_MAX_GAP : r == 1 ? 1 : 1 + rnd(g, r < 10 ? 100000 : TAPE_MAX_GAP);
+		if (r == 0)
+			ev->gap = TAPE_MAX_GAP;
+		else if (r == 1)
+			ev->gap = 1;
+		else
+			ev->gap = 1 + rnd(g, r < 10 ? 100000 : TAPE_MAX_GAP);
 		break;
 	case 2:
 		ev->kind = TAPE_EV_FIN;

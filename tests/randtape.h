@@ -24,13 +24,13 @@ void randtape_rng_bytes(struct randtape_rng *r, uint8_t *p, size_t n);
 
 struct randtape_opts {
 	uint64_t seed;
-	uint64_t conns;   /* connections opened in all; 0 for no limit */
-	uint64_t events;  /* events expected before randtape_finish(), 0 if unknown:
-			     with conns, spreads them over the connections */
+	uint64_t conns;    /* connections opened in all; 0 for no limit */
+	uint64_t events;   /* events expected before randtape_finish(), 0 if unknown:
+			      with conns, spreads them over the connections */
 	unsigned max_live; /* connections open at once (0: 16) */
-	size_t max_data;  /* largest DATA payload, 1..TAPE_MAX_DATA (0: 100000) */
-	size_t max_note;  /* largest NOTE, 0..TAPE_MAX_NOTE (0: 300) */
-	int no_gap_rst;   /* emit neither GAP nor RST (for ts_proxy output) */
+	size_t max_data;   /* largest DATA payload, 1..TAPE_MAX_DATA (0: 100000) */
+	size_t max_note;   /* largest NOTE, 0..TAPE_MAX_NOTE (0: 300) */
+	int no_gap_rst;    /* emit neither GAP nor RST (for ts_proxy output) */
 };
 
 struct randtape;

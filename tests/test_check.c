@@ -153,7 +153,7 @@ static void test_check_valid_sequence(void)
 	OK(&c, ev_note(12, 1, "", 0));
 	OK(&c, ev_note(12, 2, NULL, 0)); /* an empty note needs no pointer */
 	OK(&c, ev_simple(TAPE_EV_FIN, 13, 1, TAPE_C2S));
-	OK(&c, ev_data(14, 1, TAPE_S2C, payload, 5)); /* the other side still sends */
+	OK(&c, ev_data(14, 1, TAPE_S2C, payload, 5));    /* the other side still sends */
 	OK(&c, ev_simple(TAPE_EV_RST, 15, 1, TAPE_C2S)); /* rst after fin */
 	OK(&c, ev_simple(TAPE_EV_RST, 15, 1, TAPE_S2C));
 	OK(&c, ev_note(16, 1, "after both", 10)); /* notes still belong to it */
@@ -240,7 +240,8 @@ static void test_check_time_backwards(void)
 	OK(&c, ev_open(2000, 1, 4));
 	FAILS(&c, ev_data(1500, 1, TAPE_C2S, payload, 5), TAPE_ESEQ,
 	      "time goes backwards: 1.500 us after 2.000 us");
-	FAILS(&c, ev_note(1999, 0, "x", 1), TAPE_ESEQ, "time goes backwards: 1.999 us after 2.000 us");
+	FAILS(&c, ev_note(1999, 0, "x", 1), TAPE_ESEQ,
+	      "time goes backwards: 1.999 us after 2.000 us");
 	FAILS(&c, ev_note(0, 0, "x", 1), TAPE_ESEQ, "time goes backwards: 0.000 us after 2.000 us");
 	OK(&c, ev_note(2000, 0, "x", 1));
 	OK(&c, ev_note(123456789, 0, "x", 1));
@@ -274,7 +275,7 @@ static void test_check_unknown_kind(void)
 	      "unknown event kind 0");
 	FAILS(&c, ev_simple((enum tape_event_kind)8, 0, 1, TAPE_C2S), TAPE_EFORMAT,
 	      "unknown event kind 8");
-	FAILS(&c, ev_simple((enum tape_event_kind)-3, 0, 0, TAPE_C2S), TAPE_EFORMAT,
+	FAILS(&c, ev_simple((enum tape_event_kind)(-3), 0, 0, TAPE_C2S), TAPE_EFORMAT,
 	      "unknown event kind -3");
 	/* The time rule is checked first. */
 	FAILS(&c, ev_simple((enum tape_event_kind)8, TAPE_MAX_TIME + 1, 1, TAPE_C2S), TAPE_EFORMAT,
@@ -289,9 +290,11 @@ static void test_check_invalid_direction(void)
 	tape__check_init(&c);
 	OK(&c, ev_open(0, 1, 4));
 	FAILS(&c, ev_data(0, 1, (enum tape_dir)2, payload, 5), TAPE_EFORMAT, "invalid direction 2");
-	FAILS(&c, ev_gap(0, 1, (enum tape_dir)-1, 5), TAPE_EFORMAT, "invalid direction -1");
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 0, 1, (enum tape_dir)7), TAPE_EFORMAT, "invalid direction 7");
-	FAILS(&c, ev_simple(TAPE_EV_RST, 0, 1, (enum tape_dir)2), TAPE_EFORMAT, "invalid direction 2");
+	FAILS(&c, ev_gap(0, 1, (enum tape_dir)(-1), 5), TAPE_EFORMAT, "invalid direction -1");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 0, 1, (enum tape_dir)7), TAPE_EFORMAT,
+	      "invalid direction 7");
+	FAILS(&c, ev_simple(TAPE_EV_RST, 0, 1, (enum tape_dir)2), TAPE_EFORMAT,
+	      "invalid direction 2");
 	/* Notes have no direction. */
 	struct tape_event e = ev_note(0, 1, "x", 1);
 	e.dir = (enum tape_dir)9;
@@ -310,7 +313,8 @@ static void test_check_conn0_notes_only(void)
 	FAILS(&c, ev_open(0, 0, 4), TAPE_EFORMAT, "connection 0 carries only notes, not open");
 	FAILS(&c, ev_data(0, 0, TAPE_C2S, payload, 5), TAPE_EFORMAT,
 	      "connection 0 carries only notes, not data");
-	FAILS(&c, ev_gap(0, 0, TAPE_S2C, 5), TAPE_EFORMAT, "connection 0 carries only notes, not gap");
+	FAILS(&c, ev_gap(0, 0, TAPE_S2C, 5), TAPE_EFORMAT,
+	      "connection 0 carries only notes, not gap");
 	FAILS(&c, ev_simple(TAPE_EV_FIN, 0, 0, TAPE_C2S), TAPE_EFORMAT,
 	      "connection 0 carries only notes, not fin");
 	FAILS(&c, ev_simple(TAPE_EV_RST, 0, 0, TAPE_C2S), TAPE_EFORMAT,
@@ -346,11 +350,15 @@ static void test_check_reuse_after_close(void)
 	OK(&c, ev_open(0, 7, 4));
 	OK(&c, ev_close(1, 7, TAPE_CLOSE_FIN));
 	FAILS(&c, ev_open(2, 7, 4), TAPE_ESEQ, "connection 7 opened twice");
-	FAILS(&c, ev_data(2, 7, TAPE_C2S, payload, 5), TAPE_ESEQ, "data on connection 7 after its close");
+	FAILS(&c, ev_data(2, 7, TAPE_C2S, payload, 5), TAPE_ESEQ,
+	      "data on connection 7 after its close");
 	FAILS(&c, ev_gap(2, 7, TAPE_C2S, 1), TAPE_ESEQ, "gap on connection 7 after its close");
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 7, TAPE_C2S), TAPE_ESEQ, "fin on connection 7 after its close");
-	FAILS(&c, ev_simple(TAPE_EV_RST, 2, 7, TAPE_S2C), TAPE_ESEQ, "rst on connection 7 after its close");
-	FAILS(&c, ev_close(2, 7, TAPE_CLOSE_FIN), TAPE_ESEQ, "close on connection 7 after its close");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 7, TAPE_C2S), TAPE_ESEQ,
+	      "fin on connection 7 after its close");
+	FAILS(&c, ev_simple(TAPE_EV_RST, 2, 7, TAPE_S2C), TAPE_ESEQ,
+	      "rst on connection 7 after its close");
+	FAILS(&c, ev_close(2, 7, TAPE_CLOSE_FIN), TAPE_ESEQ,
+	      "close on connection 7 after its close");
 	FAILS(&c, ev_note(2, 7, "x", 1), TAPE_ESEQ, "note on connection 7 after its close");
 	/* Its neighbours are untouched. */
 	OK(&c, ev_open(3, 6, 4));
@@ -363,16 +371,21 @@ static void test_check_before_open(void)
 	struct tape__check c;
 
 	tape__check_init(&c);
-	FAILS(&c, ev_data(0, 5, TAPE_C2S, payload, 5), TAPE_ESEQ, "data on connection 5 before its open");
+	FAILS(&c, ev_data(0, 5, TAPE_C2S, payload, 5), TAPE_ESEQ,
+	      "data on connection 5 before its open");
 	FAILS(&c, ev_gap(0, 5, TAPE_C2S, 1), TAPE_ESEQ, "gap on connection 5 before its open");
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 0, 5, TAPE_S2C), TAPE_ESEQ, "fin on connection 5 before its open");
-	FAILS(&c, ev_simple(TAPE_EV_RST, 0, 5, TAPE_S2C), TAPE_ESEQ, "rst on connection 5 before its open");
-	FAILS(&c, ev_close(0, 5, TAPE_CLOSE_END), TAPE_ESEQ, "close on connection 5 before its open");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 0, 5, TAPE_S2C), TAPE_ESEQ,
+	      "fin on connection 5 before its open");
+	FAILS(&c, ev_simple(TAPE_EV_RST, 0, 5, TAPE_S2C), TAPE_ESEQ,
+	      "rst on connection 5 before its open");
+	FAILS(&c, ev_close(0, 5, TAPE_CLOSE_END), TAPE_ESEQ,
+	      "close on connection 5 before its open");
 	FAILS(&c, ev_note(0, 5, "x", 1), TAPE_ESEQ, "note on connection 5 before its open");
 	FAILS(&c, ev_note(0, UINT64_MAX, "x", 1), TAPE_ESEQ,
 	      "note on connection 18446744073709551615 before its open");
 	OK(&c, ev_open(0, 4, 4)); /* another id opened changes nothing for 5 */
-	FAILS(&c, ev_close(0, 5, TAPE_CLOSE_END), TAPE_ESEQ, "close on connection 5 before its open");
+	FAILS(&c, ev_close(0, 5, TAPE_CLOSE_END), TAPE_ESEQ,
+	      "close on connection 5 before its open");
 	tape__check_cleanup(&c);
 }
 
@@ -403,7 +416,8 @@ static void test_check_open_fields(void)
 	FAILS(&c, e, TAPE_EFORMAT, "open of connection 1: unknown flags 0xf0000000");
 	/* None of that opened it. */
 	CU_ASSERT_EQUAL(tape__check_live(&c), 0);
-	FAILS(&c, ev_close(0, 1, TAPE_CLOSE_END), TAPE_ESEQ, "close on connection 1 before its open");
+	FAILS(&c, ev_close(0, 1, TAPE_CLOSE_END), TAPE_ESEQ,
+	      "close on connection 1 before its open");
 	OK(&c, ev_open(0, 1, 4));
 	tape__check_cleanup(&c);
 }
@@ -414,9 +428,11 @@ static void test_check_data_fields(void)
 
 	tape__check_init(&c);
 	OK(&c, ev_open(0, 1, 4));
-	FAILS(&c, ev_data(0, 1, TAPE_C2S, payload, 0), TAPE_EFORMAT, "empty c2s data on connection 1");
+	FAILS(&c, ev_data(0, 1, TAPE_C2S, payload, 0), TAPE_EFORMAT,
+	      "empty c2s data on connection 1");
 	FAILS(&c, ev_data(0, 1, TAPE_S2C, NULL, 5), TAPE_EFORMAT, "empty s2c data on connection 1");
-	FAILS(&c, ev_gap(0, 1, TAPE_C2S, 0), TAPE_EFORMAT, "c2s gap of 0 bytes on connection 1 is out of range");
+	FAILS(&c, ev_gap(0, 1, TAPE_C2S, 0), TAPE_EFORMAT,
+	      "c2s gap of 0 bytes on connection 1 is out of range");
 	FAILS(&c, ev_gap(0, 1, TAPE_S2C, TAPE_MAX_GAP + 1), TAPE_EFORMAT,
 	      "s2c gap of 281474976710657 bytes on connection 1 is out of range");
 	FAILS(&c, ev_gap(0, 1, TAPE_S2C, UINT64_MAX), TAPE_EFORMAT,
@@ -433,16 +449,21 @@ static void test_check_after_fin(void)
 	tape__check_init(&c);
 	OK(&c, ev_open(0, 1, 4));
 	OK(&c, ev_simple(TAPE_EV_FIN, 1, 1, TAPE_C2S));
-	FAILS(&c, ev_data(2, 1, TAPE_C2S, payload, 5), TAPE_ESEQ, "c2s data on connection 1 after its fin");
+	FAILS(&c, ev_data(2, 1, TAPE_C2S, payload, 5), TAPE_ESEQ,
+	      "c2s data on connection 1 after its fin");
 	FAILS(&c, ev_gap(2, 1, TAPE_C2S, 3), TAPE_ESEQ, "c2s gap on connection 1 after its fin");
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 1, TAPE_C2S), TAPE_ESEQ, "second c2s fin on connection 1");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 1, TAPE_C2S), TAPE_ESEQ,
+	      "second c2s fin on connection 1");
 	OK(&c, ev_data(2, 1, TAPE_S2C, payload, 5));
 	OK(&c, ev_gap(2, 1, TAPE_S2C, 5));
 	OK(&c, ev_simple(TAPE_EV_FIN, 3, 1, TAPE_S2C));
-	FAILS(&c, ev_data(4, 1, TAPE_S2C, payload, 5), TAPE_ESEQ, "s2c data on connection 1 after its fin");
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 4, 1, TAPE_S2C), TAPE_ESEQ, "second s2c fin on connection 1");
+	FAILS(&c, ev_data(4, 1, TAPE_S2C, payload, 5), TAPE_ESEQ,
+	      "s2c data on connection 1 after its fin");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 4, 1, TAPE_S2C), TAPE_ESEQ,
+	      "second s2c fin on connection 1");
 	OK(&c, ev_simple(TAPE_EV_RST, 4, 1, TAPE_S2C));
-	FAILS(&c, ev_simple(TAPE_EV_RST, 4, 1, TAPE_S2C), TAPE_ESEQ, "second s2c rst on connection 1");
+	FAILS(&c, ev_simple(TAPE_EV_RST, 4, 1, TAPE_S2C), TAPE_ESEQ,
+	      "second s2c rst on connection 1");
 	OK(&c, ev_close(5, 1, TAPE_CLOSE_FIN));
 	tape__check_cleanup(&c);
 }
@@ -454,14 +475,19 @@ static void test_check_after_rst(void)
 	tape__check_init(&c);
 	OK(&c, ev_open(0, 1, 6));
 	OK(&c, ev_simple(TAPE_EV_RST, 1, 1, TAPE_S2C));
-	FAILS(&c, ev_data(2, 1, TAPE_S2C, payload, 5), TAPE_ESEQ, "s2c data on connection 1 after its rst");
+	FAILS(&c, ev_data(2, 1, TAPE_S2C, payload, 5), TAPE_ESEQ,
+	      "s2c data on connection 1 after its rst");
 	FAILS(&c, ev_gap(2, 1, TAPE_S2C, 9), TAPE_ESEQ, "s2c gap on connection 1 after its rst");
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 1, TAPE_S2C), TAPE_ESEQ, "s2c fin on connection 1 after its rst");
-	FAILS(&c, ev_simple(TAPE_EV_RST, 2, 1, TAPE_S2C), TAPE_ESEQ, "second s2c rst on connection 1");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 1, TAPE_S2C), TAPE_ESEQ,
+	      "s2c fin on connection 1 after its rst");
+	FAILS(&c, ev_simple(TAPE_EV_RST, 2, 1, TAPE_S2C), TAPE_ESEQ,
+	      "second s2c rst on connection 1");
 	OK(&c, ev_data(2, 1, TAPE_C2S, payload, 5));
 	OK(&c, ev_simple(TAPE_EV_RST, 2, 1, TAPE_C2S));
-	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 1, TAPE_C2S), TAPE_ESEQ, "c2s fin on connection 1 after its rst");
-	FAILS(&c, ev_data(2, 1, TAPE_C2S, payload, 5), TAPE_ESEQ, "c2s data on connection 1 after its rst");
+	FAILS(&c, ev_simple(TAPE_EV_FIN, 2, 1, TAPE_C2S), TAPE_ESEQ,
+	      "c2s fin on connection 1 after its rst");
+	FAILS(&c, ev_data(2, 1, TAPE_C2S, payload, 5), TAPE_ESEQ,
+	      "c2s data on connection 1 after its rst");
 	/* The state is per connection. */
 	OK(&c, ev_open(3, 2, 6));
 	OK(&c, ev_data(3, 2, TAPE_S2C, payload, 5));
@@ -477,7 +503,7 @@ static void test_check_close_reason(void)
 	OK(&c, ev_open(0, 1, 4));
 	FAILS(&c, ev_close(0, 1, TAPE_CLOSE__COUNT), TAPE_EFORMAT,
 	      "close of connection 1: unknown reason 7");
-	FAILS(&c, ev_close(0, 1, (enum tape_close_reason)-1), TAPE_EFORMAT,
+	FAILS(&c, ev_close(0, 1, (enum tape_close_reason)(-1)), TAPE_EFORMAT,
 	      "close of connection 1: unknown reason -1");
 	CU_ASSERT_EQUAL(tape__check_live(&c), 1); /* still open */
 	OK(&c, ev_data(0, 1, TAPE_C2S, payload, 5));
@@ -558,7 +584,8 @@ static void test_check_closed_ranges_coalesce(void)
 	CU_ASSERT_EQUAL(tape__check_live(&c), N);
 	shuffle(&rng, ids, N);
 	for (size_t i = 0; i < N; i++) {
-		if (OK(&c, ev_close(N + i, ids[i], (enum tape_close_reason)(i % TAPE_CLOSE__COUNT))))
+		if (OK(&c,
+		       ev_close(N + i, ids[i], (enum tape_close_reason)(i % TAPE_CLOSE__COUNT))))
 			goto out;
 		if (c.nclosed > most)
 			most = c.nclosed;
@@ -619,7 +646,8 @@ static void test_check_closed_ranges_merge(void)
 	/* Live even ids sit between closed ones and still work. */
 	OK(&c, ev_data(1, 2, TAPE_C2S, payload, 5));
 	OK(&c, ev_data(1, N, TAPE_C2S, payload, 5));
-	FAILS(&c, ev_data(1, 3, TAPE_C2S, payload, 5), TAPE_ESEQ, "data on connection 3 after its close");
+	FAILS(&c, ev_data(1, 3, TAPE_C2S, payload, 5), TAPE_ESEQ,
+	      "data on connection 3 after its close");
 	for (uint64_t id = N; id >= 2; id -= 2)
 		OK(&c, ev_close(2, id, TAPE_CLOSE_FIN));
 	CU_ASSERT_EQUAL(c.nclosed, 1);
@@ -648,7 +676,8 @@ static void test_check_extreme_ids(void)
 	CU_ASSERT_EQUAL(c.closed[0][1], 1);
 	CU_ASSERT_EQUAL(c.closed[1][0], UINT64_MAX - 1);
 	CU_ASSERT_EQUAL(c.closed[1][1], UINT64_MAX);
-	FAILS(&c, ev_open(0, UINT64_MAX, 4), TAPE_ESEQ, "connection 18446744073709551615 opened twice");
+	FAILS(&c, ev_open(0, UINT64_MAX, 4), TAPE_ESEQ,
+	      "connection 18446744073709551615 opened twice");
 	FAILS(&c, ev_open(0, 1, 4), TAPE_ESEQ, "connection 1 opened twice");
 	OK(&c, ev_open(0, 2, 4));
 	OK(&c, ev_open(0, UINT64_MAX - 2, 4));
@@ -664,7 +693,8 @@ static void test_check_churn_bounded(void)
 	tape__check_init(&c);
 	for (uint64_t id = 1; id <= 100000; id++) {
 		struct tape_event o = ev_open(id, id, 4), cl = ev_close(id, id, TAPE_CLOSE_FIN);
-		if (tape__check_event(&c, &o, err, sizeof err) || tape__check_event(&c, &cl, err, sizeof err)) {
+		if (tape__check_event(&c, &o, err, sizeof err) ||
+		    tape__check_event(&c, &cl, err, sizeof err)) {
 			CU_FAIL(err);
 			break;
 		}
@@ -729,7 +759,8 @@ static void test_check_random_against_model(void)
 		int rc = tape__check_event(&c, &e, err, sizeof err);
 		if (rc != want) {
 			fprintf(stderr, "\nop %d %s on %llu: got %d (%s), want %d\n", op,
-				tape_event_kind_name(e.kind), (unsigned long long)id, rc, err, want);
+				tape_event_kind_name(e.kind), (unsigned long long)id, rc, err,
+				want);
 			CU_FAIL("checker and model disagree");
 			break;
 		}

@@ -17,8 +17,6 @@
 /* Mirrors of fmt_tape.c's layout constants (doc/tape-format.md). */
 #define FILE_HDR 16u
 #define BLOCK_HDR 13u
-#define BLOCK_TARGET (64u << 10)
-#define BLOCK_MAX (TAPE_MAX_DATA + 4096u)
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -549,7 +547,7 @@ static void test_fmt_tape_block_policy(void)
 	for (int i = 0; i < 40; i++)
 		add_bytes(&l, TAPE_EV_DATA, 2 + (uint64_t)i, 1, (enum tape_dir)(i % 2), 5000,
 			  (uint8_t)i);
-	add_bytes(&l, TAPE_EV_DATA, 100, 1, TAPE_C2S, BLOCK_TARGET, 1);
+	add_bytes(&l, TAPE_EV_DATA, 100, 1, TAPE_C2S, TAPE__BLOCK_TARGET, 1);
 	add_bytes(&l, TAPE_EV_DATA, 101, 1, TAPE_C2S, 10, 1);
 	write_tape(path, NULL, &l, TAPE_FLUSH_CLOSE, 1);
 	img = unit_read_file(path, &n);
@@ -565,7 +563,7 @@ static void test_fmt_tape_block_policy(void)
 	CU_ASSERT(b[2].len == 1 + 13 * 5005);
 	CU_ASSERT(b[3].len == 1 + 13 * 5005);
 	CU_ASSERT(b[4].len == 1 + 5005);
-	CU_ASSERT(b[5].len == 1 + 1 + 1 + 1 + 3 + BLOCK_TARGET); /* alone, over the target */
+	CU_ASSERT(b[5].len == 1 + 1 + 1 + 1 + 3 + TAPE__BLOCK_TARGET); /* alone, over the target */
 	CU_ASSERT(b[6].len == 1 + 14);
 	free(img);
 	tape_reader_free(expect_events(path, "tape", &l, l.n));
@@ -804,13 +802,13 @@ static void test_fmt_tape_absurd_length(void)
 
 	h = buf + n;
 	h[0] = 'E';
-	wr32(h + 1, BLOCK_MAX + 1);
+	wr32(h + 1, TAPE__BLOCK_MAX + 1);
 	wr32(h + 5, 0);
 	wr32(h + 9, tape__crc32c(0, h, 9));
 	n += BLOCK_HDR;
 	expect_error(buf, n, TAPE_ELIMIT, "absurd block length");
 	/* The largest allowed length is merely truncated. */
-	wr32(h + 1, BLOCK_MAX);
+	wr32(h + 1, TAPE__BLOCK_MAX);
 	wr32(h + 9, tape__crc32c(0, h, 9));
 	CU_ASSERT(image_verdict(buf, n, NULL, 0) == 0);
 	/* As the metadata block: nothing readable at all. */

@@ -62,7 +62,11 @@ static void test_hex_decode_bad_char(void)
 	CU_ASSERT_EQUAL(tape__hex_decode(out, "0:", 1), -2); /* '9' + 1 */
 	CU_ASSERT_EQUAL(tape__hex_decode(out, "0@", 1), -2); /* 'A' - 1 */
 	CU_ASSERT_EQUAL(tape__hex_decode(out, "0`", 1), -2); /* 'a' - 1 */
-	CU_ASSERT_EQUAL(tape__hex_decode(out, "\xff" "0", 1), -1);
+	CU_ASSERT_EQUAL(tape__hex_decode(out,
+					 "\xff"
+					 "0",
+					 1),
+			-1);
 	CU_ASSERT_EQUAL(tape__hex_decode(out, "0\x00", 1), -2);
 }
 

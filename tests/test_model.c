@@ -80,7 +80,8 @@ static void test_model_dir_names(void)
 
 static void test_model_close_reason_names(void)
 {
-	static const char *const names[] = {"fin", "rst", "timeout", "end", "evicted", "error", "aborted"};
+	static const char *const names[] = {"fin",     "rst",   "timeout", "end",
+					    "evicted", "error", "aborted"};
 	enum tape_close_reason r;
 
 	CU_ASSERT_EQUAL(TAPE_CLOSE__COUNT, 7);
@@ -93,7 +94,7 @@ static void test_model_close_reason_names(void)
 		CU_ASSERT_EQUAL(r, (enum tape_close_reason)i);
 	}
 	CU_ASSERT_STRING_EQUAL(tape_close_reason_name(TAPE_CLOSE__COUNT), "?");
-	CU_ASSERT_STRING_EQUAL(tape_close_reason_name((enum tape_close_reason)-1), "?");
+	CU_ASSERT_STRING_EQUAL(tape_close_reason_name((enum tape_close_reason)(-1)), "?");
 	r = TAPE_CLOSE_END;
 	CU_ASSERT_EQUAL(tape_close_reason_parse("FIN", 3, &r), TAPE_EFORMAT);
 	CU_ASSERT_EQUAL(tape_close_reason_parse("fi", 2, &r), TAPE_EFORMAT);
@@ -143,7 +144,8 @@ static void test_model_endpoint_parse_ipv6(void)
 	check_ep("[2001:db8::1]:80", 6, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 80, NULL);
 	check_ep("[::]:0", 6, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 0, NULL);
 	check_ep("[::1]:65535", 6, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x01", 65535, NULL);
-	check_ep("[::ffff:192.0.2.1]:8080", 6, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x01", 8080, NULL);
+	check_ep("[::ffff:192.0.2.1]:8080", 6, "\0\0\0\0\0\0\0\0\0\0\xff\xff\xc0\x00\x02\x01", 8080,
+		 NULL);
 	/* Non-canonical spellings parse and format canonically. */
 	check_ep("[2001:DB8:0:0:0:0:0:1]:80", 6, "\x20\x01\x0d\xb8\0\0\0\0\0\0\0\0\0\0\0\x01", 80,
 		 "[2001:db8::1]:80");
@@ -170,14 +172,14 @@ static void test_model_endpoint_longest(void)
 static void test_model_endpoint_reject(void)
 {
 	static const char *const bad[] = {
-		"1.2.3.4",          /* no port */
-		"1.2.3.4:65536",    /* port too big */
+		"1.2.3.4",       /* no port */
+		"1.2.3.4:65536", /* port too big */
 		"1.2.3.4:99999",
-		"1.2.3.4:100000",   /* six digits */
-		"[::1]80",          /* no colon after ']' */
-		"1.2.3.4:-1",       /* sign */
+		"1.2.3.4:100000", /* six digits */
+		"[::1]80",        /* no colon after ']' */
+		"1.2.3.4:-1",     /* sign */
 		"1.2.3.4:+80",
-		"::1:80",           /* IPv6 without brackets */
+		"::1:80", /* IPv6 without brackets */
 		"",
 		":80",
 		"1.2.3.4:",
@@ -198,11 +200,11 @@ static void test_model_endpoint_reject(void)
 		"[::1]:65536",
 		"[::1]:-1",
 		"[]:80",
-		"[1.2.3.4]:80",     /* IPv4 in brackets */
+		"[1.2.3.4]:80", /* IPv4 in brackets */
 		"[::1:80",
 		"::1]:80",
 		"[::1]]:80",
-		"[::1%eth0]:80",    /* no scope ids */
+		"[::1%eth0]:80", /* no scope ids */
 		"[2001:db8::1::2]:80",
 		"[12345::1]:80",
 		"[::1]:80x",
@@ -320,7 +322,8 @@ static void test_model_flags_format(void)
 	CU_ASSERT_STRING_EQUAL(buf, "midstream,reused");
 	tape_open_flags_format(TAPE_OPEN_KNOWN_FLAGS, buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "midstream,inferred,reused");
-	tape_open_flags_format(0x8 | TAPE_OPEN_INFERRED, buf, sizeof buf); /* unknown bits skipped */
+	tape_open_flags_format(0x8 | TAPE_OPEN_INFERRED, buf,
+			       sizeof buf); /* unknown bits skipped */
 	CU_ASSERT_STRING_EQUAL(buf, "inferred");
 	buf[0] = 'x';
 	tape_open_flags_format(TAPE_OPEN_KNOWN_FLAGS, buf, 0); /* no room: untouched */
@@ -345,8 +348,18 @@ static void test_model_flags_parse(void)
 	CU_ASSERT_EQUAL(f, TAPE_OPEN_INFERRED);
 
 	static const char *const bad[] = {
-		"midstream,", ",midstream", "midstream,,inferred", "midstream,midstream", "Midstream",
-		"foo", "midstream inferred", " midstream", "midstream ", ",", "mid", "midstreams",
+		"midstream,",
+		",midstream",
+		"midstream,,inferred",
+		"midstream,midstream",
+		"Midstream",
+		"foo",
+		"midstream inferred",
+		" midstream",
+		"midstream ",
+		",",
+		"mid",
+		"midstreams",
 		"inferred,reused,inferred",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -406,8 +419,8 @@ static void check_time(const char *s, uint64_t want)
 	int rc = parse_time(s, &v);
 
 	if (rc != 0 || v != want)
-		fprintf(stderr, "\ntime \"%s\": rc %d, %llu (want %llu)\n", s, rc, (unsigned long long)v,
-			(unsigned long long)want);
+		fprintf(stderr, "\ntime \"%s\": rc %d, %llu (want %llu)\n", s, rc,
+			(unsigned long long)v, (unsigned long long)want);
 	CU_ASSERT_EQUAL(rc, 0);
 	CU_ASSERT_EQUAL(v, want);
 }
@@ -479,7 +492,7 @@ static void test_model_time_parse_reject(void)
 		"",
 		"Z",
 		"now",
-		"2026-11-21T10:00:00",         /* no zone */
+		"2026-11-21T10:00:00", /* no zone */
 		"2026-11-21T10:00",
 		"2026-11-21",
 		"2026-11-21T10:00:00+01",
@@ -491,7 +504,7 @@ static void test_model_time_parse_reject(void)
 		"2026-11-21T10:00:00+01:60",
 		"2026-11-21T10:00:00ZZ",
 		"2026-11-21T10:00:00Z ",
-		"2026-11-21T10:00:00.Z",       /* empty fraction */
+		"2026-11-21T10:00:00.Z",           /* empty fraction */
 		"2026-11-21T10:00:00.1234567890Z", /* ten digits */
 		"2026-11-21T10:00:00,5Z",
 		"2026-11-21t10:00:00Z",
@@ -503,17 +516,17 @@ static void test_model_time_parse_reject(void)
 		"2026-11-21T24:00:00Z",
 		"2026-11-21T10:60:00Z",
 		"2026-11-21T10:00:61Z",
-		"2026-02-29T00:00:00Z",        /* not a leap year */
+		"2026-02-29T00:00:00Z", /* not a leap year */
 		"2026-02-30T00:00:00Z",
 		"2026-04-31T00:00:00Z",
-		"2100-02-29T00:00:00Z",        /* century, not a leap year */
+		"2100-02-29T00:00:00Z", /* century, not a leap year */
 		"2026-1a-21T10:00:00Z",
 		"2026-11-21T1a:00:00Z",
 		"+026-11-21T10:00:00Z",
-		"1969-12-31T23:59:59Z",        /* before the epoch */
+		"1969-12-31T23:59:59Z", /* before the epoch */
 		"1970-01-01T00:00:00+00:01",
 		"1970-01-01T00:59:59+01:00",
-		"2554-07-21T23:34:34Z",        /* past UINT64_MAX ns */
+		"2554-07-21T23:34:34Z", /* past UINT64_MAX ns */
 		"2554-07-21T23:34:33.709551616Z",
 		"2600-01-01T00:00:00Z",
 		"9999-12-31T23:59:59Z",
@@ -539,7 +552,8 @@ static void test_model_time_parse_reject(void)
 		uint64_t v = 4242;
 		int rc = parse_time(bad[i], &v);
 		if (rc != TAPE_EFORMAT)
-			fprintf(stderr, "\ntime \"%s\" gave %d, %llu\n", bad[i], rc, (unsigned long long)v);
+			fprintf(stderr, "\ntime \"%s\" gave %d, %llu\n", bad[i], rc,
+				(unsigned long long)v);
 		CU_ASSERT_EQUAL(rc, TAPE_EFORMAT);
 		CU_ASSERT_EQUAL(v, 4242);
 	}
@@ -657,10 +671,9 @@ static void test_model_unescape_reject(void)
 		const char *s;
 		long want;
 	} cases[] = {
-		{"\\", -1},       {"ab\\", -3},      {"\\q", -1},    {"x\\0", -2},
-		{"\\x", -1},      {"\\x4", -1},      {"ab\\x4", -3}, {"\\xg1", -1},
-		{"\\x4g", -1},    {"\\X41", -1},     {"\\T", -1},    {"ok\\n\\e", -5},
-		{"\\ ", -1},      {"\\\\\\", -3},
+		{"\\", -1},   {"ab\\", -3},     {"\\q", -1},   {"x\\0", -2},   {"\\x", -1},
+		{"\\x4", -1}, {"ab\\x4", -3},   {"\\xg1", -1}, {"\\x4g", -1},  {"\\X41", -1},
+		{"\\T", -1},  {"ok\\n\\e", -5}, {"\\ ", -1},   {"\\\\\\", -3},
 	};
 	uint8_t out[16];
 
@@ -704,8 +717,10 @@ static void test_model_meta_basics(void)
 	CU_ASSERT_EQUAL(tape_meta_set(m, "source", "live\tcapture\n"), 0);
 	CU_ASSERT_EQUAL(tape_meta_set(m, "zeta", "last"), 0);
 	CU_ASSERT_EQUAL(tape_meta_count(m), 4);
-	static const char *const order[][2] = {
-		{"source", "live\tcapture\n"}, {"tool", "tapedeck 0.1"}, {"empty", ""}, {"zeta", "last"}};
+	static const char *const order[][2] = {{"source", "live\tcapture\n"},
+					       {"tool", "tapedeck 0.1"},
+					       {"empty", ""},
+					       {"zeta", "last"}};
 	for (size_t i = 0; i < 4; i++) {
 		CU_ASSERT_EQUAL_FATAL(tape_meta_at(m, i, &k, &v), 0);
 		CU_ASSERT_STRING_EQUAL(k, order[i][0]);
@@ -731,8 +746,9 @@ static void test_model_meta_invalid_keys(void)
 {
 	struct tape_meta *m = NULL;
 	char key[TAPE_MAX_META_KEY + 2];
-	static const char *const bad[] = {"",        "start", "a b",  "a:b", "key\t", "\xc3\xa9t\xc3\xa9",
-					  "a/b",     "a=b",   "#",    "k\n", "a,b",   "[x]"};
+	static const char *const bad[] = {
+		"",    "start", "a b", "a:b", "key\t", "\xc3\xa9t\xc3\xa9",
+		"a/b", "a=b",   "#",   "k\n", "a,b",   "[x]"};
 
 	CU_ASSERT_EQUAL_FATAL(tape_meta_new(&m), 0);
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)

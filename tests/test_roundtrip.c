@@ -61,15 +61,16 @@ static void evlist_free(struct evlist *l)
 /* 1 when a and b are the same event; else 0 with the difference in why. */
 static int event_equal(const struct tape_event *a, const struct tape_event *b, char *why, size_t n)
 {
-#define DIFF(...)                               \
-	do {                                    \
-		snprintf(why, n, __VA_ARGS__);  \
-		return 0;                       \
+#define DIFF(...)                              \
+	do {                                   \
+		snprintf(why, n, __VA_ARGS__); \
+		return 0;                      \
 	} while (0)
 	if (a->kind != b->kind)
 		DIFF("kind %d vs %d", (int)a->kind, (int)b->kind);
 	if (a->time_ns != b->time_ns)
-		DIFF("time %llu vs %llu", (unsigned long long)a->time_ns, (unsigned long long)b->time_ns);
+		DIFF("time %llu vs %llu", (unsigned long long)a->time_ns,
+		     (unsigned long long)b->time_ns);
 	if (a->conn != b->conn)
 		DIFF("conn %llu vs %llu", (unsigned long long)a->conn, (unsigned long long)b->conn);
 	switch (a->kind) {
@@ -94,8 +95,8 @@ static int event_equal(const struct tape_event *a, const struct tape_event *b, c
 		break;
 	case TAPE_EV_GAP:
 		if (a->dir != b->dir || a->gap != b->gap)
-			DIFF("gap %d/%llu vs %d/%llu", (int)a->dir, (unsigned long long)a->gap, (int)b->dir,
-			     (unsigned long long)b->gap);
+			DIFF("gap %d/%llu vs %d/%llu", (int)a->dir, (unsigned long long)a->gap,
+			     (int)b->dir, (unsigned long long)b->gap);
 		break;
 	case TAPE_EV_FIN:
 	case TAPE_EV_RST:
@@ -125,8 +126,8 @@ static int meta_equal(const struct tape_meta *a, const struct tape_meta *b, char
 		return 0;
 	}
 	for (size_t i = 0; i < tape_meta_count(a); i++) {
-		if (tape_meta_at(a, i, &ka, &va) || tape_meta_at(b, i, &kb, &vb) || strcmp(ka, kb) ||
-		    strcmp(va, vb)) {
+		if (tape_meta_at(a, i, &ka, &va) || tape_meta_at(b, i, &kb, &vb) ||
+		    strcmp(ka, kb) || strcmp(va, vb)) {
 			snprintf(why, n, "pair %zu differs", i);
 			return 0;
 		}
@@ -211,7 +212,8 @@ static int read_compare(const char *path, const char *format, const struct tape_
 		bad = 1;
 	}
 	if (!meta_equal(meta, tape_reader_meta(r), why, sizeof why)) {
-		fprintf(stderr, "\nseed %llu: %s metadata: %s\n", (unsigned long long)seed, format, why);
+		fprintf(stderr, "\nseed %llu: %s metadata: %s\n", (unsigned long long)seed, format,
+			why);
 		bad = 1;
 	}
 	while ((rc = tape_reader_next(r, &ev)) == 1) {
@@ -222,8 +224,9 @@ static int read_compare(const char *path, const char *format, const struct tape_
 			break;
 		}
 		if (!event_equal(&l->v[i], &ev, why, sizeof why)) {
-			fprintf(stderr, "\nseed %llu: %s event %zu (%s): %s\n", (unsigned long long)seed,
-				format, i, tape_event_kind_name(l->v[i].kind), why);
+			fprintf(stderr, "\nseed %llu: %s event %zu (%s): %s\n",
+				(unsigned long long)seed, format, i,
+				tape_event_kind_name(l->v[i].kind), why);
 			bad = 1;
 			break;
 		}
@@ -234,14 +237,15 @@ static int read_compare(const char *path, const char *format, const struct tape_
 			tape_reader_error(r));
 		bad = 1;
 	} else if (!bad && i != l->n) {
-		fprintf(stderr, "\nseed %llu: %s: %zu of %zu events\n", (unsigned long long)seed, format,
-			i, l->n);
+		fprintf(stderr, "\nseed %llu: %s: %zu of %zu events\n", (unsigned long long)seed,
+			format, i, l->n);
 		bad = 1;
 	}
 	if (!bad) {
 		tape_reader_status(r, &st);
 		if (st.events != l->n || !st.finalised || st.dropped_bytes != 0) {
-			fprintf(stderr, "\nseed %llu: %s status: %llu events, finalised %d, dropped %llu\n",
+			fprintf(stderr,
+				"\nseed %llu: %s status: %llu events, finalised %d, dropped %llu\n",
 				(unsigned long long)seed, format, (unsigned long long)st.events,
 				st.finalised, (unsigned long long)st.dropped_bytes);
 			bad = 1;
@@ -305,8 +309,8 @@ static int same_file(const char *a, const char *b)
 		size_t i = 0;
 		while (i < na && i < nb && pa[i] == pb[i])
 			i++;
-		fprintf(stderr, "\n%s (%zu bytes) and %s (%zu bytes) differ at byte %zu\n", a, na, b, nb,
-			i);
+		fprintf(stderr, "\n%s (%zu bytes) and %s (%zu bytes) differ at byte %zu\n", a, na,
+			b, nb, i);
 	}
 	free(pa);
 	free(pb);
@@ -320,7 +324,8 @@ static char files[NFILES][512];
 
 static const char *file(int i)
 {
-	static const char *const suffix[NFILES] = {".tape", ".tsv", ".tape", ".tsv", ".tape", ".tsv"};
+	static const char *const suffix[NFILES] = {".tape", ".tsv",  ".tape",
+						   ".tsv",  ".tape", ".tsv"};
 
 	if (!files[i][0])
 		snprintf(files[i], sizeof files[i], "%s", unit_tmpfile(suffix[i]));
@@ -363,11 +368,16 @@ out:
 	return rc;
 }
 
+/* RT_SEEDS seeds from 1; TAPE_TEST_SEEDS=N and TAPE_TEST_SEED_BASE=S in the
+ * environment run N seeds from S instead, to hunt further or replay one. */
 static void test_roundtrip_random_seeds(void)
 {
+	const char *ns = getenv("TAPE_TEST_SEEDS"), *bs = getenv("TAPE_TEST_SEED_BASE");
+	uint64_t n = ns && *ns ? strtoull(ns, NULL, 10) : RT_SEEDS;
+	uint64_t base = bs && *bs ? strtoull(bs, NULL, 10) : 1;
 	unsigned failed = 0;
 
-	for (uint64_t seed = 1; seed <= RT_SEEDS; seed++)
+	for (uint64_t seed = base; seed - base < n; seed++)
 		if (round_trip_seed(seed) && ++failed >= 3)
 			break; /* enough to go on */
 	CU_ASSERT_EQUAL(failed, 0);
@@ -470,8 +480,16 @@ static void test_roundtrip_empty_tape(void)
  * values are written as whole microseconds or with three digits. */
 static void test_roundtrip_tsv_times(void)
 {
-	static const uint64_t times[] = {0, 1, 999, 1000, 1001, 12500, 999999999, 1000000000,
-					 TAPE_MAX_TIME - 1, TAPE_MAX_TIME};
+	static const uint64_t times[] = {0,
+					 1,
+					 999,
+					 1000,
+					 1001,
+					 12500,
+					 999999999,
+					 1000000000,
+					 TAPE_MAX_TIME - 1,
+					 TAPE_MAX_TIME};
 	struct evlist l = {0};
 	struct tape_event ev;
 
@@ -856,7 +874,8 @@ static void test_roundtrip_io_need(void)
 	CU_ASSERT_EQUAL(tape__in_avail(&in), 10);
 	CU_ASSERT_EQUAL(tape__in_need(&in, 20, 100), 10); /* short only at the end */
 	CU_ASSERT_EQUAL(tape__in_ptr(&in)[0], (uint8_t)990);
-	CU_ASSERT_EQUAL(tape__in_need(&in, (size_t)TAPE__IN_CHUNK + 1, TAPE__IN_CHUNK), TAPE_ELIMIT);
+	CU_ASSERT_EQUAL(tape__in_need(&in, (size_t)TAPE__IN_CHUNK + 1, TAPE__IN_CHUNK),
+			TAPE_ELIMIT);
 	tape__in_skip(&in, 10);
 	CU_ASSERT_EQUAL(tape__in_need(&in, 1, 100), 0);
 	tape__in_cleanup(&in);

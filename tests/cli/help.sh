@@ -84,7 +84,8 @@ run_expect_status 2 "$TAPEDECK" --frobnicate
 PAGE=$DOC/tapedeck.1
 [ -f "$PAGE" ] || fail "no $PAGE"
 # Every command is in COMMANDS, and COMMANDS lists no other.
-man_section "$PAGE" COMMANDS | sed -n 's/^\.BR* \([a-z][a-z0-9-]*\).*/\1/p' | sort -u >man.commands
+man_section "$PAGE" COMMANDS | awk 'tag { print } { tag = /^\.TP/ }' |
+	sed -n 's/^\.BR* \([a-z][a-z0-9-]*\).*/\1/p' | sort -u >man.commands
 sort -u commands >help.commands
 same_sets "commands in 'tapedeck help' and tapedeck.1" help.commands man.commands
 # The global options.

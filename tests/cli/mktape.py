@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # mktape.py - writes hand-made binary tapes, valid or broken in one chosen way, for errors.sh.
 """Usage: mktape.py CASE OUT
+       mktape.py --all DIR
 
 Writes the binary tape CASE to OUT (doc/tape-format.md, src/fmt_tape.c) with
-correct checksums unless the case is about checksums, so that the reader gets
-past them to the fault under test.  Prints "OFFSET" on standard output: the
-byte offset the reader's error message must name (-1 for the valid cases).
+correct checksums, so that the reader gets past them to the fault under test.
+Prints "OFFSET" on standard output: the byte offset the reader's error message
+must name (-1 for the valid case "good").  With --all, writes every case to
+DIR/CASE.tape and prints "CASE OFFSET" lines.
 """
 import struct
 import sys
@@ -73,8 +75,18 @@ def rec_close(delta, conn, reason=0):
     return bytes([KIND_CLOSE]) + varint(delta) + varint(conn) + varint(reason)
 
 
-def main():
-    case, out = sys.argv[1], sys.argv[2]
+CASES = (
+    "good", "absurd-block-length", "absurd-meta-length", "absurd-data-length",
+    "data-past-block", "absurd-meta-count", "unknown-event-kind", "data-before-open",
+    "data-after-close", "base-time-mismatch", "time-past-limit", "overlong-varint",
+    "end-count-mismatch", "bytes-after-end", "second-meta-block", "events-before-meta",
+    "unknown-block-type", "header-flags", "future-version", "meta-key-nul",
+    "close-reason-range",
+)
+
+
+def make(case):
+    """Returns (bytes, offset) of CASE."""
     hdr = file_header()
     meta = block(ord("M"), meta_payload())
     ev_at = len(hdr) + len(meta)         # offset of the first events block
@@ -156,9 +168,23 @@ def main():
         off = rec_at + len(rec_open(0, 1)) + 3
     else:
         sys.exit("mktape.py: unknown case " + case)
-    with open(out, "wb") as f:
-        f.write(body)
-    print(off)
+    return body, off
+
+
+def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--all":
+        for case in CASES:
+            body, off = make(case)
+            with open("%s/%s.tape" % (sys.argv[2], case), "wb") as f:
+                f.write(body)
+            print(case, off)
+    elif len(sys.argv) == 3:
+        body, off = make(sys.argv[1])
+        with open(sys.argv[2], "wb") as f:
+            f.write(body)
+        print(off)
+    else:
+        sys.exit(__doc__)
 
 
 if __name__ == "__main__":

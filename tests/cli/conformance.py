@@ -1,0 +1,486 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+# conformance.py - compares tapedeck's reassembled streams with tshark's "follow,tcp,raw" and classifies each difference.
+"""
+Usage: conformance.py [--tshark PATH] [--max-streams N] [--name NAME] CAPTURE TAPE.tsv
+
+CAPTURE is the pcap/pcapng file, TAPE.tsv what `tapedeck capture` made of it.
+tshark's own TCP follow (`-z follow,tcp,raw,N`, all streams of one capture
+in one tshark run) gives, per TCP stream, the bytes each side sent; the tape
+gives the same per connection and direction.  Streams and connections are
+paired by their endpoints, in order of appearance (either side may split a
+reused 4-tuple into several streams).
+
+Every (stream, direction) is one of
+  identical   the same bytes;
+  explained   different, and the difference is one of the defined cases
+              (doc/conformance.md): a `gap` where tshark omits the bytes or
+              writes its "[N bytes missing in capture file]" marker, bytes
+              after the sender's FIN or after a RST (tapedeck ends the stream
+              there, tshark's follow ignores FIN and RST), a conflicting
+              retransmission tapedeck noted (first copy wins), the data
+              tshark never delivers after a hole it never filled;
+  unexplained anything else, printed with the first differing offset and the
+              bytes around it on both sides.
+
+One line per direction compared goes to standard output ("STREAM ..."), then
+"SUMMARY NAME STREAMS IDENTICAL EXPLAINED UNEXPLAINED REASONS", where
+STREAMS counts the (stream, direction) pairs compared.  Exit status: 0 no
+unexplained difference, 1 some, 2 usage error or tshark failed.
+"""
+
+import argparse
+import ipaddress
+import re
+import subprocess
+import sys
+
+CTX = 16            # bytes of context shown either side of a difference
+BATCH = 50          # follow taps per tshark run
+MISSING = re.compile(rb"\[(\d+) bytes missing in capture file\]\x00")
+CONFLICT = re.compile(r"^(c2s|s2c) retransmission at stream offset (\d+) differs from the \w+ bytes "
+                      r"\((\d+) of (\d+) bytes\)")
+
+
+def die(msg):
+    sys.stderr.write("conformance.py: %s\n" % msg)
+    sys.exit(2)
+
+
+def norm_ep(s):
+    """'1.2.3.4:80' or '[::1]:80' -> (ip_address, port)."""
+    host, _, port = s.rpartition(":")
+    host = host.strip("[]")
+    return (ipaddress.ip_address(host), int(port))
+
+
+# ---- the tape ----------------------------------------------------------------
+
+class Conn:
+    def __init__(self, cid, client, server, flags, t):
+        self.id = cid
+        self.ep = (client, server)           # [0] client (c2s sender), [1] server
+        self.flags = flags
+        self.open_t = t
+        self.items = ([], [])                # per direction: ("data", bytes) / ("gap", n)
+        self.fin = [None, None]              # tape time of the FIN per direction
+        self.rst = None                      # (direction, time) of the first RST
+        self.close = None
+        self.conflicts = ([], [])            # (stream offset, length of the compared range)
+        self.notes = []
+
+
+def read_tape(path):
+    conns = []
+    byid = {}
+    with open(path, "rb") as f:
+        for raw in f:
+            line = raw.rstrip(b"\n").decode("utf-8", "replace")
+            if not line or line.startswith("#"):
+                continue
+            col = line.split("\t")
+            t, cid, ev = col[0], int(col[1]), col[2]
+            if cid == 0:
+                continue
+            if ev == "open":
+                c = Conn(cid, norm_ep(col[3]), norm_ep(col[4]), col[5] if len(col) > 5 else "", t)
+                conns.append(c)
+                byid[cid] = c
+                continue
+            c = byid[cid]
+            if ev in ("c2s", "s2c"):
+                c.items[ev == "s2c"].append(("data", bytes.fromhex(col[3])))
+            elif ev == "gap":
+                c.items[col[3] == "s2c"].append(("gap", int(col[4])))
+            elif ev == "fin":
+                c.fin[col[3] == "s2c"] = t
+            elif ev == "rst":
+                if c.rst is None:
+                    c.rst = (int(col[3] == "s2c"), t)
+            elif ev == "close":
+                c.close = col[3]
+            elif ev == "note":
+                c.notes.append(col[3])
+                m = CONFLICT.match(col[3])
+                if m:
+                    c.conflicts[m.group(1) == "s2c"].append((int(m.group(2)), int(m.group(4))))
+    return conns
+
+
+# ---- tshark ---------------------------------------------------------------------
+
+def tshark_run(tshark, args):
+    p = subprocess.run([tshark] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if p.returncode != 0:
+        die("%s %s: exit %d: %s" % (tshark, " ".join(args[:4]), p.returncode,
+                                    p.stderr.decode("utf-8", "replace").strip()[:300]))
+    return p.stdout.decode("utf-8", "replace")
+
+
+class Frame:
+    pass
+
+
+def tshark_frames(tshark, capture):
+    """Every TCP segment tshark dissects: stream, endpoints, seq, flags, payload."""
+    fields = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst",
+              "tcp.dstport", "tcp.seq_raw", "tcp.len", "tcp.flags", "tcp.payload"]
+    args = ["-r", capture, "-n", "-Y", "tcp", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=l"]
+    for f in fields:
+        args += ["-e", f]
+    streams = {}
+    for line in tshark_run(tshark, args).splitlines():
+        col = line.split("\t")
+        if len(col) != len(fields) or not col[1]:
+            continue
+        fr = Frame()
+        fr.num = int(col[0])
+        fr.stream = int(col[1])
+        src = col[2] or col[3]
+        dst = col[5] or col[6]
+        fr.src = (ipaddress.ip_address(src), int(col[4]))
+        fr.dst = (ipaddress.ip_address(dst), int(col[7]))
+        fr.seq = int(col[8]) if col[8] else 0
+        fr.len = int(col[9]) if col[9] else 0
+        fl = int(col[10], 16) if col[10] else 0
+        fr.syn, fr.fin, fr.rst = bool(fl & 2), bool(fl & 1), bool(fl & 4)
+        fr.payload = bytes.fromhex(col[11].replace(":", "")) if col[11] else b""
+        streams.setdefault(fr.stream, []).append(fr)
+    return streams
+
+
+class Stream:
+    pass
+
+
+def tshark_follow(tshark, capture, ids):
+    """{stream: Stream} with .node (endpoints of node 0 and 1) and .data[node]."""
+    out = {}
+    for i in range(0, len(ids), BATCH):
+        args = ["-r", capture, "-n", "-q"]
+        for n in ids[i:i + BATCH]:
+            args += ["-z", "follow,tcp,raw,%d" % n]
+        cur = None
+        for line in tshark_run(tshark, args).splitlines():
+            if line.startswith("Filter: tcp.stream eq "):
+                cur = Stream()
+                cur.id = int(line.split()[-1])
+                cur.node = [None, None]
+                cur.data = [bytearray(), bytearray()]
+                out[cur.id] = cur
+            elif cur is None or line.startswith("====") or line.startswith("Follow:"):
+                continue
+            elif line.startswith("Node 0: ") or line.startswith("Node 1: "):
+                v = line[8:]
+                cur.node[int(line[5])] = None if v == ":0" else norm_ep(v)
+            elif line.startswith("\t"):
+                cur.data[1] += bytes.fromhex(line[1:])
+            elif line:
+                cur.data[0] += bytes.fromhex(line)
+    return out
+
+
+# ---- comparing one direction ---------------------------------------------------------
+
+def hexctx(b, at):
+    lo = max(0, at - CTX)
+    return "%s|%s" % (b[lo:at].hex(), b[at:at + CTX].hex())
+
+
+def covered(conflicts, off):
+    return any(o <= off < o + n for o, n in conflicts)
+
+
+def seq_lt(a, b):
+    return ((a - b) & 0xffffffff) >= 0x80000000
+
+
+def data_frames(frames, src):
+    """Frames sent by src carrying payload, with their first sequence number."""
+    out = []
+    for f in frames:
+        if f.src == src and f.payload:
+            out.append(((f.seq + (1 if f.syn else 0)) & 0xffffffff, f))
+    return out
+
+
+def pieces_of(buf, frames):
+    """The frames whose payloads, laid end to end, make up buf exactly (in
+    any order of capture), or None."""
+    out, p = [], 0
+    while p < len(buf):
+        f = next((f for _, f in frames if f.payload and buf[p:p + len(f.payload)] == f.payload
+                  and len(f.payload) <= len(buf) - p), None)
+        if f is None:
+            return None
+        out.append(f)
+        p += len(f.payload)
+    return out
+
+
+class Ctx:
+    """What the explanations of one direction need besides the bytes."""
+    def __init__(self, conn, d, frames, rejected):
+        self.conn = conn
+        self.d = d
+        self.frames = frames
+        self.src = conn.ep[d]
+        self.dfr = data_frames(frames, self.src)
+        self.rejected = rejected     # callable: frame numbers -> set of those tapedeck's decoder rejects
+
+
+def explain_tail(tail, ctx):
+    """tshark has tail after the last byte of the tape: bytes beyond the
+    FIN, or sent after a RST?  Returns the reason or None."""
+    conn, d = ctx.conn, ctx.d
+    dirframes = [f for f in ctx.frames if f.src == ctx.src]
+    fin = next((f for f in dirframes if f.fin), None)
+    if conn.fin[d] is not None and fin is not None:
+        fin_seq = (fin.seq + fin.len + (1 if fin.syn else 0)) & 0xffffffff
+        beyond = bytearray()
+        for s, f in ctx.dfr:
+            e = (s + len(f.payload)) & 0xffffffff
+            if seq_lt(fin_seq, e):
+                skip = (fin_seq - s) & 0xffffffff
+                beyond += f.payload[skip:] if skip < 0x80000000 else f.payload
+        if len(beyond) >= len(tail) and tail[:32] in bytes(beyond):
+            return "after-fin"
+    rst = next((f for f in ctx.frames if f.rst), None)
+    if conn.rst is not None and rst is not None:
+        after = b"".join(f.payload for _, f in ctx.dfr if f.num > rst.num)
+        if len(after) >= len(tail) and tail[:32] in after:
+            return "after-rst"
+    return None
+
+
+def explain_head(extra, ctx, tshark_has):
+    """One side lacks a prefix the other has: the two start the direction at
+    different points.  tshark starts a direction at the first segment it sees
+    from that side (with or without payload) and ignores anything before it;
+    tapedeck starts it at the SYN, else at the sequence number the first
+    segment of the connection gives it (its own, or the peer's ACK), and
+    drops anything before.  Returns the reason or None."""
+    if not extra:
+        return None
+    parts = pieces_of(extra, ctx.dfr) or []
+    if sum(len(f.payload) for f in parts) != len(extra):
+        # The bytes may come from one segment split by the start point.
+        parts = [f for _, f in ctx.dfr if extra[-min(len(extra), len(f.payload)):] in f.payload]
+        if not parts:
+            return None
+    dirframes = [f for f in ctx.frames if f.src == ctx.src]
+    if tshark_has:
+        # tapedeck's start: from the first frame that opened the connection.
+        first = next((f for f in ctx.frames if f.syn or f.payload), None)
+        if first is None:
+            return None
+        if first.src == ctx.src:
+            base = (first.seq + (1 if first.syn else 0)) & 0xffffffff
+        elif first.ack is not None:
+            base = first.ack
+        else:
+            return None
+        ok = all(not seq_lt(base, (f.seq + (1 if f.syn else 0) + len(f.payload)) & 0xffffffff)
+                 for f in parts)
+        return "start-point" if ok else None
+    # tshark lacks the prefix: its first segment from this side starts after it.
+    first = dirframes[0] if dirframes else None
+    if first is None:
+        return None
+    start = (first.seq + (1 if first.syn else 0)) & 0xffffffff
+    ok = all(seq_lt((f.seq + (1 if f.syn else 0)) & 0xffffffff, start) and f.num > first.num for f in parts)
+    return "start-point" if ok else None
+
+
+def compare_dir(T, ctx):
+    """Returns (verdict, reasons, detail): verdict 'identical', 'explained' or
+    'unexplained'; reasons the set of explanation classes used; detail the
+    message for an unexplained difference."""
+    conn, d = ctx.conn, ctx.d
+    T = bytes(T)
+    items = list(conn.items[d])
+    tape = b"".join(b for k, b in items if k == "data")
+    if tape == T and not any(k == "gap" for k, _ in items):
+        return "identical", set(), ""
+    reasons = set()
+
+    # A prefix one side has and the other has not.
+    if items and items[0][0] == "data" and T.endswith(tape) is False and tape.endswith(T) and T \
+            and not any(k == "gap" for k, _ in items):
+        r = explain_head(tape[:len(tape) - len(T)], ctx, False)
+        if r:
+            return "explained", {r}, ""
+    if not T and tape and not any(k == "gap" for k, _ in items):
+        r = explain_head(tape, ctx, False)
+        if r:
+            return "explained", {r}, ""
+    if tape and T.endswith(tape) and not any(k == "gap" for k, _ in items) or not tape and T and not items:
+        r = explain_head(T[:len(T) - len(tape)], ctx, True)
+        if r:
+            return "explained", {r}, ""
+
+    i = 0          # position in T
+    off = 0        # tape stream offset (gap bytes included)
+    for k, (kind, v) in enumerate(items):
+        if kind == "gap":
+            m = MISSING.match(T, i)
+            if m:
+                # tshark's marker for bytes the receiver acknowledged but the
+                # capture lacks; its count is tshark's own guess.
+                reasons.add("gap-marked")
+                i = m.end()
+            elif i == len(T):
+                if any(kk == "data" for kk, _ in items[k + 1:]):
+                    # tshark keeps segments after a hole it never filled
+                    # queued, and prints none of them.
+                    reasons.add("after-unfilled-hole")
+                    return "explained", reasons, ""
+                reasons.add("gap-omitted")
+            else:
+                nxt = next((b for kk, b in items[k + 1:] if kk == "data"), b"")
+                if T[i:i + len(nxt)] == nxt and nxt:
+                    # tshark omits the bytes (cut by the snaplen).
+                    reasons.add("gap-omitted")
+                elif (T[i + v:i + v + len(nxt)] == nxt or not nxt) and i + v <= len(T):
+                    # tshark has the bytes the tape says were never seen:
+                    # fine only if tapedeck's decoder rejected their frames.
+                    parts = pieces_of(T[i:i + v], ctx.dfr)
+                    nums = [f.num for f in parts] if parts else []
+                    if parts and ctx.rejected(nums) == set(nums):
+                        reasons.add("rejected-frame")
+                        i += v
+                    else:
+                        return "unexplained", reasons, (
+                            "the tape has a gap of %d bytes at stream offset %d where tshark has bytes "
+                            "(tshark offset %d): tshark %s" % (v, off, i, hexctx(T, i)))
+                else:
+                    return "unexplained", reasons, (
+                        "after the gap of %d bytes at stream offset %d the streams differ "
+                        "(tshark offset %d): tshark %s, tape %s" % (v, off, i, hexctx(T, i), hexctx(nxt, 0)))
+            off += v
+            continue
+        # data: compare byte by byte; a differing byte is fine where tapedeck
+        # noted a conflicting retransmission (it keeps the first copy).
+        n = 0
+        while n < len(v):
+            if i + n >= len(T):
+                return "unexplained", reasons, (
+                    "tshark's stream ends at offset %d; the tape has %d more bytes from stream offset %d: "
+                    "tape %s" % (len(T), len(v) - n + sum(len(b) for kk, b in items[k + 1:] if kk == "data"),
+                                 off + n, hexctx(v, n)))
+            if T[i + n] != v[n]:
+                if not covered(conn.conflicts[d], off + n):
+                    return "unexplained", reasons, (
+                        "first difference at stream offset %d (tshark offset %d): tshark %s, tape %s"
+                        % (off + n, i + n, hexctx(T, i + n), hexctx(v, n)))
+                reasons.add("conflict")
+            n += 1
+        i += len(v)
+        off += len(v)
+    if i == len(T):
+        return ("explained" if reasons else "identical"), reasons, ""
+    r = explain_tail(T[i:], ctx)
+    if r:
+        reasons.add(r)
+        return "explained", reasons, ""
+    return "unexplained", reasons, (
+        "tshark has %d more bytes after stream offset %d, where the tape ends%s: tshark %s"
+        % (len(T) - i, off, " with a fin" if conn.fin[d] else "", hexctx(T, i)))
+
+
+# ---- pairing streams with connections ---------------------------------------------------
+
+def tuple_key(a, b):
+    return tuple(sorted([a, b], key=lambda e: (e[0].version, int(e[0]), e[1])))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tshark", default="tshark")
+    ap.add_argument("--max-streams", type=int, default=200)
+    ap.add_argument("--name")
+    ap.add_argument("capture")
+    ap.add_argument("tape")
+    o = ap.parse_args()
+    name = o.name or o.capture
+
+    conns = read_tape(o.tape)
+    frames = tshark_frames(o.tshark, o.capture)
+    ids = sorted(frames)
+    capped = len(ids) > o.max_streams
+    ids = ids[:o.max_streams]
+    follow = tshark_follow(o.tshark, o.capture, ids)
+
+    # Per 4-tuple, in order: tshark streams with payload, tape connections.
+    by_tuple_s = {}
+    for sid in ids:
+        fr = frames[sid]
+        st = follow.get(sid)
+        if st is None:
+            die("tshark printed no follow output for stream %d" % sid)
+        by_tuple_s.setdefault(tuple_key(fr[0].src, fr[0].dst), []).append(sid)
+    by_tuple_c = {}
+    for c in conns:
+        by_tuple_c.setdefault(tuple_key(*c.ep), []).append(c)
+
+    counts = {"identical": 0, "explained": 0, "unexplained": 0}
+    reasons_all = {}
+    bad = 0
+    for key, sids in by_tuple_s.items():
+        cs = by_tuple_c.get(key, [])
+        # tshark makes a stream of any segment, tapedeck opens a connection
+        # only for a SYN or a segment with payload: streams with no data in
+        # either direction may have no connection.
+        if len(sids) != len(cs):
+            sids = [s for s in sids if follow[s].data[0] or follow[s].data[1]]
+        if len(sids) != len(cs) and not (capped and len(sids) < len(cs)):
+            desc = ", ".join("stream %d (%d+%d bytes)" % (s, len(follow[s].data[0]), len(follow[s].data[1]))
+                             for s in by_tuple_s[key])
+            descc = ", ".join("conn %d (%s)" % (c.id, c.flags or "-") for c in cs)
+            print("STREAM %s %s unexplained: tshark has %d streams with data on this tuple [%s], the "
+                  "tape %d connections [%s]" % (name, "-", len(sids), desc, len(cs), descc))
+            counts["unexplained"] += 1
+            bad += 1
+            continue
+        for sid, c in zip(sids, cs):
+            st = follow[sid]
+            fr = frames[sid]
+            node0 = (fr[0].src[0], fr[0].src[1])
+            if st.node[0] is not None and st.node[0] != node0:
+                die("stream %d: node 0 is %s, its first frame comes from %s" % (sid, st.node[0], node0))
+            client_is_node0 = c.ep[0] == node0
+            for d, dn in ((0, "c2s"), (1, "s2c")):
+                T = st.data[0 if (d == 0) == client_is_node0 else 1]
+                verdict, rs, detail = compare_dir(T, c, d, fr, client_is_node0)
+                counts[verdict] += 1
+                for r in rs:
+                    reasons_all[r] = reasons_all.get(r, 0) + 1
+                line = "STREAM %s %d conn %d %s %s tshark=%d tape=%d" % (
+                    name, sid, c.id, dn, verdict, len(T),
+                    sum(len(b) for k, b in c.items[d] if k == "data"))
+                if rs:
+                    line += " [%s]" % ",".join(sorted(rs))
+                if detail:
+                    line += ": " + detail
+                    bad += 1
+                print(line)
+    # Tape connections no tshark stream accounts for.
+    for key, cs in by_tuple_c.items():
+        if key not in by_tuple_s and not capped:
+            for c in cs:
+                nbytes = sum(len(b) for d in (0, 1) for k, b in c.items[d] if k == "data")
+                if nbytes:
+                    print("STREAM %s - conn %d unexplained: %d bytes on a tuple tshark has no stream for"
+                          % (name, c.id, nbytes))
+                    counts["unexplained"] += 1
+                    bad += 1
+    total = sum(counts.values())
+    print("SUMMARY %s %d %d %d %d %s%s" % (
+        name, total, counts["identical"], counts["explained"], counts["unexplained"],
+        ",".join("%s=%d" % kv for kv in sorted(reasons_all.items())) or "-",
+        " capped=%d" % o.max_streams if capped else ""))
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
