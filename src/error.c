@@ -60,8 +60,6 @@ const char *tape_version(void)
 
 /* Formats "PREFIX" + message into buf; never overflows, always terminated. */
 TAPE__PRINTF(4, 0) static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va_list ap)
-	TAPE__PRINTF(4, 0);
-static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va_list ap)
 {
 	int n = snprintf(buf, size, "%s", prefix);
 	if (n < 0)
@@ -71,8 +69,6 @@ static void vfmt(char *buf, size_t size, const char *prefix, const char *fmt, va
 }
 
 TAPE__PRINTF(4, 0) static int rset(struct tape_reader *r, int code, const char *prefix, const char *fmt, va_list ap)
-	TAPE__PRINTF(4, 0);
-static int rset(struct tape_reader *r, int code, const char *prefix, const char *fmt, va_list ap)
 {
 	if (r->err_code)
 		return r->err_code; /* keep the first error */
