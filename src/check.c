@@ -95,6 +95,8 @@ static int rehash(struct tape__check *c)
 
 static int insert(struct tape__check *c, uint64_t id)
 {
+	if (c->nlive >= TAPE_MAX_OPEN_CONNS)
+		return TAPE_ELIMIT;
 	if ((c->nlive + c->ntomb + 1) * 2 > c->nslots) {
 		int rc = rehash(c);
 		if (rc)
@@ -150,6 +152,8 @@ static int add_closed(struct tape__check *c, uint64_t id)
 		c->closed[i][0] = id;
 		return 0;
 	}
+	if (c->nclosed == TAPE_MAX_CLOSED_RANGES)
+		return TAPE_ELIMIT;
 	if (c->nclosed == c->capclosed) {
 		size_t n = c->capclosed ? c->capclosed * 2 : 16;
 		void *nr = realloc(c->closed, n * sizeof c->closed[0]);
@@ -223,6 +227,8 @@ int tape__check_event(struct tape__check *c, const struct tape_event *ev, char *
 			FAIL(TAPE_EFORMAT, "open of connection %llu: unknown flags 0x%x", id,
 			     (unsigned)(ev->flags & ~TAPE_OPEN_KNOWN_FLAGS));
 		rc = insert(c, ev->conn);
+		if (rc == TAPE_ELIMIT)
+			FAIL(rc, "more than %u connections open at once", TAPE_MAX_OPEN_CONNS);
 		if (rc)
 			FAIL(rc, "out of memory");
 		break;
@@ -259,6 +265,9 @@ int tape__check_event(struct tape__check *c, const struct tape_event *ev, char *
 		if ((unsigned)ev->reason >= TAPE_CLOSE__COUNT)
 			FAIL(TAPE_EFORMAT, "close of connection %llu: unknown reason %d", id, (int)ev->reason);
 		rc = add_closed(c, ev->conn);
+		if (rc == TAPE_ELIMIT)
+			FAIL(rc, "closed connection ids too scattered to remember (more than %u runs)",
+			     TAPE_MAX_CLOSED_RANGES);
 		if (rc)
 			FAIL(rc, "out of memory");
 		s->st = ST_TOMB;

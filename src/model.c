@@ -130,8 +130,8 @@ int tape_endpoint_parse(const char *s, size_t n, struct tape_endpoint *out)
 		ps = colon + 1;
 	}
 	pl = (size_t)(s + n - ps);
-	if (pl == 0 || pl > 5)
-		return TAPE_EFORMAT;
+	if (pl == 0 || pl > 5 || (pl > 1 && ps[0] == '0'))
+		return TAPE_EFORMAT; /* one spelling per port: no leading zeros */
 	for (size_t i = 0; i < pl; i++) {
 		if (ps[i] < '0' || ps[i] > '9')
 			return TAPE_EFORMAT;

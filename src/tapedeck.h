@@ -56,6 +56,8 @@ TAPE_API const char *tape_version(void);
 #define TAPE_MAX_META_COUNT 256u       /* metadata pairs in a tape */
 #define TAPE_MAX_GAP (UINT64_C(1) << 48) /* bytes in one GAP event */
 #define TAPE_MAX_TIME (UINT64_C(1) << 62) /* largest relative timestamp, ns */
+#define TAPE_MAX_OPEN_CONNS (1u << 24) /* connections open at once in a tape */
+#define TAPE_MAX_CLOSED_RANGES (1u << 24) /* disjoint runs of closed ids remembered */
 
 /* ---------------------------------------------------------------------------
  * The tape model.
@@ -294,7 +296,7 @@ struct tape_writer_opts {
 struct tape_writer;
 
 /* Creates path ("-" for standard output) in format (NULL: from the path's
- * extension, "tape" when it has none).  meta may be NULL; it is copied.
+ * extension, "tape" when it has none, "tsv" for standard output).  meta may be NULL; it is copied.
  * opts may be NULL (TAPE_FLUSH_CLOSE).  As with readers, *out may be set on
  * failure for the error text and must then be freed with tape_writer_free(). */
 TAPE_API int tape_writer_open(struct tape_writer **out, const char *path, const char *format,
@@ -305,7 +307,8 @@ TAPE_API int tape_writer_open_fd(struct tape_writer **out, int fd, const char *n
 				 const struct tape_writer_opts *opts);
 /* Appends one event.  The event is validated as the reader validates it;
  * TAPE_ESEQ or TAPE_EFORMAT for events a tape cannot hold, TAPE_EUNSUP for
- * events the format cannot represent. */
+ * events the format cannot represent.  Errors are sticky: after one, every
+ * later call on the writer returns it (what was written before stays). */
 TAPE_API int tape_writer_write(struct tape_writer *w, const struct tape_event *ev);
 /* Pushes everything written so far to the operating system. */
 TAPE_API int tape_writer_flush(struct tape_writer *w);

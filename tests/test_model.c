@@ -174,6 +174,8 @@ static void test_model_endpoint_reject(void)
 	static const char *const bad[] = {
 		"1.2.3.4",       /* no port */
 		"1.2.3.4:65536", /* port too big */
+		"1.2.3.4:080",   /* leading zero: one spelling per port */
+		"[::1]:00",      /* leading zero */
 		"1.2.3.4:99999",
 		"1.2.3.4:100000", /* six digits */
 		"[::1]80",        /* no colon after ']' */
