@@ -174,6 +174,7 @@ int tool_capture_main(int argc, char **argv)
 	memset(&pg, 0, sizeof pg);
 	co.stats_note = 1;
 	optind = 1;
+	opterr = 0; /* one message, ours */
 	while ((c = getopt_long(argc, argv, "+r:w:f:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -212,7 +213,7 @@ int tool_capture_main(int argc, char **argv)
 			tool_capture_usage(stdout);
 			return TOOL_EXIT_OK;
 		default:
-			return tool_usage_error(self, "unknown option");
+			return tool_usage_error(self, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (!in)

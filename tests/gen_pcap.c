@@ -83,7 +83,6 @@ struct gen {
 	int ng;
 	uint32_t snaplen;
 	struct tape__out out;
-	int out_ok;
 	struct tape__pcapout *po;
 	struct tape_writer *w;
 	uint64_t t0;       /* time of the first frame: the tape's start */
@@ -91,6 +90,8 @@ struct gen {
 	uint64_t last;     /* time of the last frame written */
 	uint64_t step;
 	uint64_t next_id;
+	uint64_t ex_last;  /* time of the last expected event */
+	int clamp;         /* the clock stepped back: clamp events to ex_last */
 	struct tape_capture_stats st; /* expected counters */
 	uint8_t frame[FRAME_MAX + 64];
 	uint8_t ip[FRAME_MAX];
@@ -411,7 +412,7 @@ static size_t build(struct conv *c, int d, uint8_t flags, uint64_t off, const ui
 				     flags & TAPE__TH_SYN ? sizeof synopt : 0, p, n, c->ipid[d]++);
 	if (len < 0)
 		die("internal: tape__build_ip_tcp_opt: %s", tape_strerror((int)len));
-	if (!(flags & (TAPE__TH_SYN | TAPE__TH_RST)))
+	if (!(flags & TAPE__TH_RST)) /* data on a SYN starts at offset 0 */
 		c->hi[d] = max64(c->hi[d], off + n + (flags & TAPE__TH_FIN ? 1u : 0u));
 	if ((c->opts & CV_IPOPT) && c->ep[0].family == 4)
 		len = (long)add_ip4_options(out, (size_t)len);
@@ -538,8 +539,11 @@ static void ex_at(struct gen *g, struct tape_event *ev, uint64_t t)
 {
 	int rc;
 
+	if (g->clamp && t < g->ex_last)
+		t = g->ex_last;
 	if (t < g->t0)
 		die("internal: event before the first frame");
+	g->ex_last = t;
 	ev->time_ns = t - g->t0;
 	rc = tape_writer_write(g->w, ev);
 	if (rc)
@@ -755,6 +759,8 @@ static void sc_duplicates(struct gen *g)
 	say(g, &c, 0, 0, 30);
 	data(g, &c, 0, 0, 30);            /* exact duplicate of delivered bytes */
 	g->st.dup_bytes += 30;
+	/* A keep-alive probe: one garbage byte just before next, not compared. */
+	seg_k(g, &c, 0, A, 29, (const uint8_t *)"", 1, ACK_AUTO, F_TCP);
 	data(g, &c, 1, 40, 40);           /* ahead of time: buffered */
 	data(g, &c, 1, 40, 40);           /* duplicate of buffered bytes */
 	g->st.dup_bytes += 40;
@@ -863,7 +869,7 @@ static void sc_loss_ack(struct gen *g)
 {
 	struct conv c;
 
-	conv_init(&c, "192.0.2.1:49158", "192.0.2.2:80", 42, 4242, 60, 30, 7);
+	conv_init(&c, "192.0.2.1:49158", "192.0.2.2:80", 42, 4242, 100, 30, 7);
 	handshake(g, &c);
 	say(g, &c, 0, 0, 10);
 	lost(&c, 0, 10, 10);
@@ -872,6 +878,8 @@ static void sc_loss_ack(struct gen *g)
 	seg(g, &c, 1, A, 0, 0, 30);
 	ex_gap(g, &c, 0, 10);
 	ex_data(g, &c, 0, 20, 10);
+	/* [10,20) turns up after all: too late, it changes nothing. */
+	data(g, &c, 0, 10, 10);
 	/* [30,40) lost and acked: nothing to deliver yet, so the gap waits
 	 * for the next captured byte. */
 	lost(&c, 0, 30, 10);
@@ -879,10 +887,24 @@ static void sc_loss_ack(struct gen *g)
 	data(g, &c, 0, 40, 10);
 	ex_gap(g, &c, 0, 10);
 	ex_data(g, &c, 0, 40, 10);
-	/* [50,60) lost just before the FIN: the ACK of the FIN releases it. */
+	/* Holes [50,60) and [70,80) around [60,70), [80,90) after them: an
+	 * ACK of 75 declares the first hole and half of the second; the
+	 * other half waits for the ACK of 90. */
 	lost(&c, 0, 50, 10);
-	seg(g, &c, 0, FA, 60, 0, 0);
-	seg(g, &c, 1, PA, 0, 30, 61);
+	data(g, &c, 0, 60, 10);
+	lost(&c, 0, 70, 10);
+	data(g, &c, 0, 80, 10);
+	seg(g, &c, 1, A, 0, 0, 75);
+	ex_gap(g, &c, 0, 10);
+	ex_data(g, &c, 0, 60, 10);
+	ex_gap(g, &c, 0, 5);
+	seg(g, &c, 1, A, 0, 0, 90);
+	ex_gap(g, &c, 0, 5);
+	ex_data(g, &c, 0, 80, 10);
+	/* [90,100) lost just before the FIN: the ACK of the FIN releases it. */
+	lost(&c, 0, 90, 10);
+	seg(g, &c, 0, FA, 100, 0, 0);
+	seg(g, &c, 1, PA, 0, 30, 101);
 	ex_gap(g, &c, 0, 10);
 	ex_simple(g, &c, TAPE_EV_FIN, 0);
 	ex_data(g, &c, 1, 0, 30);
@@ -894,17 +916,34 @@ static void sc_loss_ack(struct gen *g)
 
 static void sc_midstream(struct gen *g)
 {
-	struct conv c, d;
+	struct conv c, d, e, f;
 
 	/* Picked up while the server talks: the port-80 side is the server
-	 * even though it sent the first captured packet. */
-	conv_init(&c, "192.0.2.1:49159", "192.0.2.2:80", 0x10000000u, 0x20000000u, 30, 70, 8);
-	seg(g, &c, 1, PA, 0, 40, 0);
+	 * even though it sent the first captured packet.  Its ACK field names
+	 * the client's offset 0: client byte 10 of the script. */
+	conv_init(&c, "192.0.2.1:49159", "192.0.2.2:80", 0x10000000u, 0x20000000u, 40, 70, 8);
+	seg(g, &c, 1, PA, 0, 40, 10);
 	ex_open(g, &c, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
 	ex_data(g, &c, 1, 0, 40);
 	say(g, &c, 1, 40, 30);
-	say(g, &c, 0, 0, 30);
+	/* A client segment starting 10 bytes before offset 0: those bytes
+	 * cannot be placed, the rest are delivered; then one wholly before
+	 * offset 0 changes nothing. */
+	data(g, &c, 0, 0, 40);
+	ex_data(g, &c, 0, 10, 30);
+	data(g, &c, 0, 0, 10);
 	close_both(g, &c);
+	/* Picked up at the SYN+ACK: its receiver is the client; no flags. */
+	conv_init(&e, "192.0.2.6:50003", "192.0.2.2:80", 0x50000000u, 0x60000000u, 20, 30, 10);
+	seg(g, &e, 1, SA, 0, 0, 0);
+	ex_open(g, &e, 0);
+	ack(g, &e, 0);
+	say(g, &e, 0, 0, 20);
+	say(g, &e, 1, 0, 30);
+	close_both(g, &e);
+	/* A bare FIN of an unknown tuple opens nothing. */
+	conv_init(&f, "192.0.2.4:50002", "192.0.2.2:80", 0x70000000u, 0x01000000u, 0, 0, 11);
+	seg(g, &f, 0, FA, 0, 0, 0);
 	/* A pure ACK opens nothing; the data after it does. */
 	conv_init(&d, "192.0.2.3:50001", "192.0.2.2:80", 0x30000000u, 0x40000000u, 20, 20, 9);
 	seg(g, &d, 0, A, 0, 0, 0);
@@ -916,6 +955,61 @@ static void sc_midstream(struct gen *g)
 	ex_close(g, &d, TAPE_CLOSE_END);
 	conv_free(&c);
 	conv_free(&d);
+	conv_free(&e);
+	conv_free(&f);
+}
+
+static void sc_roles(struct gen *g)
+{
+	struct conv c, d;
+
+	/* 10.0.0.1:1000 is the real client, but the first segment captured
+	 * is the server's data, and port 1000 < 1024 looks like a server:
+	 * the guess (side 0 here) is wrong.  The late handshake belongs to
+	 * the connection (ISN + 1 is offset 0) and corrects the roles with
+	 * one note; the orientation of the OPEN stays. */
+	conv_init(&c, "10.0.0.2:2000", "10.0.0.1:1000", 0x11111111u, 0x22222222u, 20, 10, 30);
+	data(g, &c, 0, 0, 20);
+	ex_open(g, &c, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
+	ex_data(g, &c, 0, 0, 20);
+	seg(g, &c, 1, SYN, 0, 0, 0);
+	ex_note(g, &c, "roles corrected: 10.0.0.1:1000 sent a SYN, so it is the client and "
+		       "10.0.0.2:2000 the server; this connection keeps the orientation of its open");
+	seg(g, &c, 0, SA, 0, 0, 0);       /* says the same: no second note */
+	say(g, &c, 1, 0, 10);
+	close_both(g, &c);
+	/* Simultaneous open: both send SYN; the first SYN's sender stays the
+	 * client, without a note. */
+	conv_init(&d, "10.0.0.3:3000", "10.0.0.4:4000", 0x33333333u, 0x44444444u, 15, 25, 31);
+	seg(g, &d, 0, SYN, 0, 0, 0);
+	ex_open(g, &d, 0);
+	seg(g, &d, 1, SYN, 0, 0, 0);
+	seg(g, &d, 0, SA, 0, 0, 0);
+	seg(g, &d, 1, SA, 0, 0, 0);
+	say(g, &d, 0, 0, 15);
+	say(g, &d, 1, 0, 25);
+	close_both(g, &d);
+	conv_free(&c);
+	conv_free(&d);
+}
+
+static void sc_syn_data(struct gen *g)
+{
+	struct conv c;
+
+	/* Data on the SYN (TCP Fast Open, RFC 7413) starts at offset 0. */
+	conv_init(&c, "192.0.2.1:49175", "192.0.2.2:80", 0xabcdef01u, 0x10fedcbau, 40, 30, 32);
+	seg(g, &c, 0, SYN, 0, 20, 0);
+	ex_open(g, &c, 0);
+	ex_data(g, &c, 0, 0, 20);
+	seg(g, &c, 0, SYN, 0, 20, 0);     /* the SYN again, data and all */
+	g->st.dup_bytes += 20;
+	seg(g, &c, 1, SA, 0, 0, ACK_AUTO);
+	ack(g, &c, 0);
+	say(g, &c, 0, 20, 20);
+	say(g, &c, 1, 0, 30);
+	close_both(g, &c);
+	conv_free(&c);
 }
 
 static void sc_midstream_highports(struct gen *g)
@@ -1068,6 +1162,15 @@ static void sc_reuse(struct gen *g)
 	seg(g, &c, 1, RA, 10, 0, ACK_AUTO);
 	ex_simple(g, &c, TAPE_EV_RST, 1);
 	ex_close(g, &c, TAPE_CLOSE_RST);
+	/* A SYN+ACK with a new ISN on that tombstone (its SYN not captured):
+	 * a new connection whose client is the SYN+ACK's receiver. */
+	c.isn[0] = 0x0c000000u, c.isn[1] = 0x0d000000u;
+	c.hi[0] = c.hi[1] = 0;
+	seg(g, &c, 1, SA, 0, 0, 0);
+	ex_open(g, &c, TAPE_OPEN_REUSED);
+	ack(g, &c, 0);
+	say(g, &c, 0, 0, 25);
+	ex_close(g, &c, TAPE_CLOSE_END);
 	conv_free(&c);
 }
 
@@ -1146,14 +1249,16 @@ static void sc_snaplen(struct gen *g)
 	seg_k(g, &c, 1, PA, 0, NULL, 200, ACK_AUTO, F_CUT);
 	ex_data(g, &c, 1, 0, 42);
 	ex_gap(g, &c, 1, 158);
-	/* [300,400) cut, ahead of [200,300) cut: the second releases data
-	 * 42, gap 58, data 42, gap 58. */
+	/* [300,400) cut, ahead of [200,300) cut.  A retransmission of
+	 * [342,380), small enough to be captured whole, replaces that part of
+	 * the cut.  [200,300) then releases data 42, gap 58, data 80, gap 20. */
 	seg_k(g, &c, 1, PA, 300, NULL, 100, ACK_AUTO, F_CUT);
+	seg_k(g, &c, 1, PA, 342, NULL, 38, ACK_AUTO, F_TCP);
 	seg_k(g, &c, 1, PA, 200, NULL, 100, ACK_AUTO, F_CUT);
 	ex_data(g, &c, 1, 200, 42);
 	ex_gap(g, &c, 1, 58);
-	ex_data(g, &c, 1, 300, 42);
-	ex_gap(g, &c, 1, 58);
+	ex_data(g, &c, 1, 300, 80);
+	ex_gap(g, &c, 1, 20);
 	close_both(g, &c);
 	conv_free(&c);
 }
@@ -1173,16 +1278,23 @@ static void sc_rst(struct gen *g)
 	data(g, &c, 0, 0, 20);            /* a retransmission after the reset: nothing */
 	/* The client resets with a hole pending: the hole becomes a gap and
 	 * the buffered bytes are delivered before the RST. */
-	conv_init(&d, "192.0.2.1:49169", "192.0.2.2:80", 3, 4, 30, 15, 21);
+	conv_init(&d, "192.0.2.1:49169", "192.0.2.2:80", 3, 4, 30, 25, 21);
 	handshake(g, &d);
 	say(g, &d, 0, 0, 10);
 	lost(&d, 0, 10, 10);
 	seg(g, &d, 0, PA, 20, 10, ACK_AUTO);
 	seg(g, &d, 1, PA, 0, 15, 10);
 	ex_data(g, &d, 1, 0, 15);
+	/* The server's [15,20) is lost too, and its FIN seen behind it. */
+	lost(&d, 1, 15, 5);
+	seg(g, &d, 1, FA | TAPE__TH_PSH, 20, 5, 10);
+	/* Both directions are flushed, then the RST. */
 	seg(g, &d, 0, RA, 30, 0, ACK_AUTO);
 	ex_gap(g, &d, 0, 10);
 	ex_data(g, &d, 0, 20, 10);
+	ex_gap(g, &d, 1, 5);
+	ex_data(g, &d, 1, 20, 5);
+	ex_simple(g, &d, TAPE_EV_FIN, 1);
 	ex_simple(g, &d, TAPE_EV_RST, 0);
 	ex_close(g, &d, TAPE_CLOSE_RST);
 	/* A RST of no known connection: nothing. */
@@ -1205,7 +1317,7 @@ static void sc_after_fin(struct gen *g)
 {
 	struct conv c;
 
-	conv_init(&c, "192.0.2.1:49171", "192.0.2.2:80", 400, 800, 25, 30, 24);
+	conv_init(&c, "192.0.2.1:49171", "192.0.2.2:80", 400, 800, 25, 40, 24);
 	handshake(g, &c);
 	say(g, &c, 0, 0, 10);
 	fin(g, &c, 0, 10);
@@ -1215,11 +1327,22 @@ static void sc_after_fin(struct gen *g)
 	seg(g, &c, 0, FA | TAPE__TH_PSH, 20, 5, ACK_AUTO);
 	ex_note(g, &c, "c2s FIN at stream offset 25 ignored: the first FIN was at offset 10");
 	g->st.after_fin_bytes += 15;
-	/* The server still talks, then closes. */
-	say(g, &c, 1, 0, 30);
-	fin(g, &c, 1, 30);
+	/* The server still talks.  A FIN before bytes already emitted is
+	 * ignored with a note. */
+	say(g, &c, 1, 0, 20);
+	seg(g, &c, 1, FA, 10, 0, ACK_AUTO);
+	ex_note(g, &c, "s2c FIN at stream offset 10 ignored: bytes up to offset 20 were already emitted");
+	/* [25,40) is buffered, then [20,30) comes with the FIN at 30: the
+	 * buffered bytes at and after the FIN are dropped, the rest are
+	 * delivered with the segment, then the FIN. */
+	data(g, &c, 1, 25, 15);
+	seg(g, &c, 1, FA | TAPE__TH_PSH, 20, 10, ACK_AUTO);
+	ex_data(g, &c, 1, 20, 10);
+	ex_simple(g, &c, TAPE_EV_FIN, 1);
 	ex_close(g, &c, TAPE_CLOSE_FIN);
-	seg(g, &c, 0, A, 26, 0, ACK_AUTO);
+	g->st.after_fin_bytes += 10;
+	g->st.dup_bytes += 5;
+	seg(g, &c, 0, A, 26, 0, 31);
 	conv_free(&c);
 }
 
@@ -1267,10 +1390,173 @@ static void sc_timeout(struct gen *g)
 	ex_data(g, &c, 0, 20, 20);
 	say(g, &d, 1, 0, 10);
 	close_both(g, &d);
-	/* c is still open at the end. */
+	/* 250 s later d's tombstone is past TIME-WAIT (240 s) and forgotten:
+	 * a late retransmission of the server's data opens a new connection,
+	 * picked up mid-stream. */
+	g->t = g->last + UINT64_C(250) * 1000000000u;
+	data(g, &d, 1, 0, 10);
+	ex_open(g, &d, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
+	ex_data(g, &d, 1, 0, 10);
+	/* c and d are still open at the end, closed in order of id. */
 	ex_close(g, &c, TAPE_CLOSE_END);
+	ex_close(g, &d, TAPE_CLOSE_END);
 	conv_free(&c);
 	conv_free(&d);
+}
+
+static void sc_supersede(struct gen *g)
+{
+	struct conv c;
+	char who[TAPE_ENDPOINT_STRLEN];
+
+	/* Both FINs captured, the client's behind a hole nobody acked.  A SYN
+	 * with a new ISN ends the connection: the flush declares the hole and
+	 * emits the FIN, so the close is fin, not aborted. */
+	conv_init(&c, "192.0.2.1:49176", "192.0.2.2:80", 0x01010101u, 0x02020202u, 20, 10, 33);
+	handshake(g, &c);
+	say(g, &c, 0, 0, 10);
+	lost(&c, 0, 10, 10);
+	seg(g, &c, 0, FA, 20, 0, ACK_AUTO);
+	seg(g, &c, 1, PA, 0, 10, 10);
+	ex_data(g, &c, 1, 0, 10);
+	seg(g, &c, 1, FA, 10, 0, 10);
+	ex_simple(g, &c, TAPE_EV_FIN, 1);
+	tape_endpoint_format(&c.ep[0], who, sizeof who);
+	c.isn[0] = 0x03030303u, c.isn[1] = 0x04040404u;
+	c.hi[0] = c.hi[1] = 0;
+	seg(g, &c, 0, SYN, 0, 0, 0);
+	ex_note(g, &c, "tuple reused: %s sent a SYN with a new initial sequence number (%" PRIu32
+		"); this connection ends here", who, c.isn[0]);
+	ex_gap(g, &c, 0, 10);
+	ex_simple(g, &c, TAPE_EV_FIN, 0);
+	ex_close(g, &c, TAPE_CLOSE_FIN);
+	ex_open(g, &c, TAPE_OPEN_REUSED);
+	seg(g, &c, 1, SA, 0, 0, 0);
+	ack(g, &c, 0);
+	say(g, &c, 0, 0, 20);
+	ex_close(g, &c, TAPE_CLOSE_END);
+	conv_free(&c);
+}
+
+static void sc_history(struct gen *g)
+{
+	struct conv c;
+	uint8_t alt[100];
+	const uint64_t total = 70000, lo = total - 65536; /* the 64 KiB history window */
+
+	/* 70000 bytes, then retransmissions compared only where they fall in
+	 * the last 64 KiB delivered: a changed copy of [0,100) goes unnoticed
+	 * (unverifiable), one of [4400,4500) is compared from 4464 on. */
+	conv_init(&c, "192.0.2.1:49177", "192.0.2.2:80", 0x7fff0000u, 0x00007fffu, (size_t)total, 10, 34);
+	handshake(g, &c);
+	for (uint64_t off = 0; off < total; off += 1460)
+		say(g, &c, 0, off, (size_t)(total - off < 1460 ? total - off : 1460));
+	ack(g, &c, 1);
+	memcpy(alt, c.txt[0], 100);
+	alt[50] ^= 0xff;
+	seg_k(g, &c, 0, PA, 0, alt, 100, ACK_AUTO, F_TCP);
+	memcpy(alt, c.txt[0] + 4400, 100);
+	alt[10] ^= 0xff;                  /* offset 4410: outside the window */
+	alt[80] ^= 0xff;                  /* offset 4480: inside */
+	seg_k(g, &c, 0, PA, 4400, alt, 100, ACK_AUTO, F_TCP);
+	ex_conflict(g, &c, 0, lo, 1, (size_t)(4500 - lo), "delivered");
+	data(g, &c, 0, total - 100, 100); /* the newest bytes again: duplicates */
+	g->st.dup_bytes += 100;
+	say(g, &c, 1, 0, 10);
+	close_both(g, &c);
+	conv_free(&c);
+}
+
+static void sc_clock_back(struct gen *g)
+{
+	struct conv c, d;
+	uint64_t t1;
+
+	/* The capture's clock steps back: events are clamped to the last
+	 * time emitted (not to the last packet's). */
+	conv_init(&c, "192.0.2.1:49178", "192.0.2.2:80", 500, 600, 20, 30, 35);
+	conv_init(&d, "192.0.2.7:49179", "192.0.2.2:80", 700, 800, 10, 10, 36);
+	handshake(g, &c);
+	say(g, &c, 0, 0, 20);
+	t1 = g->last;
+	ack(g, &c, 1);                    /* no event at this later time */
+	g->clamp = 1;
+	g->t = t1 - 5000;
+	say(g, &c, 1, 0, 30);             /* 5 us before t1: emitted at t1 */
+	g->t = g->t0 - UINT64_C(1000000000); /* even before the first frame */
+	seg(g, &d, 0, SYN, 0, 0, 0);
+	ex_open(g, &d, 0);
+	g->t = t1 + 3 * STEP_NS;
+	g->clamp = 0;
+	seg(g, &d, 1, SA, 0, 0, 0);
+	ack(g, &d, 0);
+	say(g, &d, 0, 0, 10);
+	say(g, &d, 1, 0, 10);
+	close_both(g, &c);
+	close_both(g, &d);
+	conv_free(&c);
+	conv_free(&d);
+}
+
+static void sc_evict(struct gen *g)
+{
+	struct conv a, b, c, d;
+
+	/* Run with --max-conns 2. */
+	conv_init(&a, "192.0.2.11:40001", "192.0.2.2:80", 1, 2, 40, 10, 37);
+	conv_init(&b, "192.0.2.12:40002", "192.0.2.2:80", 3, 4, 30, 10, 38);
+	conv_init(&c, "192.0.2.13:40003", "192.0.2.2:80", 5, 6, 10, 10, 39);
+	conv_init(&d, "192.0.2.14:40004", "192.0.2.2:80", 7, 8, 10, 10, 40);
+	handshake(g, &a);
+	say(g, &a, 0, 0, 20);
+	handshake(g, &b);
+	say(g, &b, 0, 0, 10);
+	lost(&b, 0, 10, 10);
+	data(g, &b, 0, 20, 10);
+	say(g, &a, 0, 20, 20);            /* b is now the least recently active */
+	/* A third connection: b is evicted, flushed first. */
+	seg(g, &c, 0, SYN, 0, 0, 0);
+	ex_gap(g, &b, 0, 10);
+	ex_data(g, &b, 0, 20, 10);
+	ex_close(g, &b, TAPE_CLOSE_EVICTED);
+	g->st.evicted++;
+	ex_open(g, &c, 0);
+	seg(g, &c, 1, SA, 0, 0, 0);
+	ack(g, &c, 0);
+	say(g, &a, 1, 0, 10);
+	close_both(g, &a);
+	/* A fourth: the table holds a's tombstone and c; the tombstone goes. */
+	handshake(g, &d);
+	say(g, &c, 0, 0, 10);
+	say(g, &d, 0, 0, 10);
+	ex_close(g, &c, TAPE_CLOSE_END);
+	ex_close(g, &d, TAPE_CLOSE_END);
+	conv_free(&a);
+	conv_free(&b);
+	conv_free(&c);
+	conv_free(&d);
+}
+
+static void sc_conn_mem(struct gen *g)
+{
+	struct conv c;
+
+	/* Run with --conn-mem 1024: each buffered chunk costs its bytes plus
+	 * 64, so the third 300-byte chunk (3 x 364 = 1092) overflows and the
+	 * hole before them is given up. */
+	conv_init(&c, "192.0.2.1:49180", "192.0.2.2:80", 0x0f0f0f0fu, 0xf0f0f0f0u, 1000, 10, 41);
+	handshake(g, &c);
+	say(g, &c, 0, 0, 10);
+	lost(&c, 0, 10, 10);
+	seg(g, &c, 0, PA, 20, 300, 0);
+	seg(g, &c, 0, PA, 320, 300, 0);
+	seg(g, &c, 0, PA, 620, 300, 0);
+	ex_gap(g, &c, 0, 10);
+	ex_data(g, &c, 0, 20, 900);
+	say(g, &c, 0, 920, 80);
+	say(g, &c, 1, 0, 10);
+	close_both(g, &c);
+	conv_free(&c);
 }
 
 /* ---- many: thousands of interleaved connections ---------------------------------- */
@@ -1278,7 +1564,7 @@ static void sc_timeout(struct gen *g)
 #define MANY_CONNS 3000u
 #define MANY_LIVE 100u            /* connections in progress at once */
 #define MANY_SEED UINT64_C(20261121)
-#define MANY_MSS 1460u
+#define MANY_MSS 536u            /* small, for messages of several segments */
 #define MANY_PORT 40999u          /* the servers' port: registered to nothing */
 
 /* Expected events of one step. */
@@ -1289,10 +1575,15 @@ static void sc_timeout(struct gen *g)
 #define E_CLOSE 0x10u   /* CLOSE fin */
 #define E_RST 0x20u     /* RST and CLOSE rst */
 #define E_DUP 0x40u     /* a duplicate: no event, counted */
+#define E_GAP 0x80u     /* a GAP of gap bytes (before the DATA) */
 
+/* One packet of a connection's script, or (lost) one the capture misses,
+ * and the events it causes: DATA of [ex_off, ex_off + ex_n), which may be
+ * more than the segment when it fills a hole. */
 struct step {
-	uint8_t d, flags, ev;
+	uint8_t d, flags, ev, lost;
 	uint32_t off, n;
+	uint32_t ex_off, ex_n, gap;
 };
 
 struct mconn {
@@ -1302,7 +1593,7 @@ struct mconn {
 	int open_at_end;
 };
 
-static void push_step(struct mconn *m, int d, uint8_t flags, uint32_t off, uint32_t n, uint8_t ev)
+static struct step *push_step(struct mconn *m, int d, uint8_t flags, uint32_t off, uint32_t n, uint8_t ev)
 {
 	if (m->ns == m->caps) {
 		size_t cap = m->caps ? m->caps * 2 : 16;
@@ -1317,18 +1608,68 @@ static void push_step(struct mconn *m, int d, uint8_t flags, uint32_t off, uint3
 	m->s[m->ns].off = off;
 	m->s[m->ns].n = n;
 	m->s[m->ns].ev = ev;
-	m->ns++;
+	m->s[m->ns].lost = 0;
+	m->s[m->ns].ex_off = off;
+	m->s[m->ns].ex_n = n;
+	m->s[m->ns].gap = 0;
+	return &m->s[m->ns++];
+}
+
+/* Scripts one message of n bytes from d at offset off, cut at the MSS,
+ * then the peer's ACK.  Now and then (never for the segment that opens a
+ * mid-stream connection) two adjacent segments are captured swapped (the
+ * second-sent one releases both), or a segment before the last is lost (the
+ * peer's ACK after the message declares the gap and releases the rest), or
+ * a segment is captured twice. */
+static void many_message(struct mconn *m, int d, uint32_t off, uint32_t n, uint8_t first_ev,
+			 struct randtape_rng *r)
+{
+	uint32_t nseg = (n + MANY_MSS - 1) / MANY_MSS, k = 0;
+	unsigned how = nseg >= 2 && !first_ev ? (unsigned)randtape_rng_below(r, 8) : 7;
+	uint32_t pick = nseg >= 2 ? (uint32_t)randtape_rng_below(r, nseg - 1) : 0;
+	size_t first = m->ns;
+
+	for (uint32_t o = off; o < off + n; o += MANY_MSS, k++) {
+		uint32_t len = off + n - o < MANY_MSS ? off + n - o : MANY_MSS;
+		push_step(m, d, PA, o, len, (uint8_t)(E_DATA | (k == 0 ? first_ev : 0)));
+		if (how >= 2 && len > 1 && randtape_rng_below(r, 16) == 0)
+			push_step(m, d, PA, o, len, E_DUP);
+	}
+	if (how == 0) {
+		/* swap segments pick and pick + 1: the later one first, no event;
+		 * the earlier one then releases both */
+		struct step a = m->s[first + pick], b = m->s[first + pick + 1];
+		b.ev = 0;
+		a.ex_n = a.n + b.n;
+		m->s[first + pick] = b;
+		m->s[first + pick + 1] = a;
+	} else if (how == 1) {
+		/* segment pick is lost; the rest wait for the peer's ACK, which
+		 * declares the gap and releases them (events in d's direction) */
+		struct step *l = &m->s[first + pick], *ackst;
+		uint32_t end = l->off + l->n, gap = l->n;
+		l->lost = 1;
+		l->ev = 0;
+		for (uint32_t j = pick + 1; j < nseg; j++)
+			m->s[first + j].ev = 0;
+		ackst = push_step(m, d ^ 1, A, UINT32_MAX, 0, E_GAP | E_DATA);
+		ackst->gap = gap;
+		ackst->ex_off = end;
+		ackst->ex_n = off + n - end;
+		return;
+	}
+	push_step(m, d ^ 1, A, UINT32_MAX, 0, 0);
 }
 
 /* Scripts connection i: handshake (or a mid-stream pick-up), one to three
- * request/response rounds of random sizes cut at the MSS, the odd exact
- * duplicate, and a FIN close, a reset, or nothing (still open at the end). */
+ * request/response rounds of random sizes (see many_message), and a FIN
+ * close, a reset, or nothing (still open at the end). */
 static void many_script(struct mconn *m, unsigned i, struct randtape_rng *r)
 {
 	char cli[64], srv[64];
 	uint32_t sizes[2][3], tot[2] = {0, 0}, off[2] = {0, 0};
 	unsigned rounds = 1 + (unsigned)randtape_rng_below(r, 3), end = (unsigned)randtape_rng_below(r, 100);
-	int mid = randtape_rng_below(r, 20) == 0, first = 1;
+	int mid = randtape_rng_below(r, 20) == 0;
 
 	for (unsigned k = 0; k < rounds; k++)
 		for (int d = 0; d < 2; d++) {
@@ -1353,24 +1694,15 @@ static void many_script(struct mconn *m, unsigned i, struct randtape_rng *r)
 		push_step(m, 1, SA, 0, 0, 0);
 		push_step(m, 0, A, 0, 0, 0);
 	}
-	for (unsigned k = 0; k < rounds; k++) {
+	for (unsigned k = 0; k < rounds; k++)
 		for (int d = 0; d < 2; d++) {
-			for (uint32_t left = sizes[d][k]; left;) {
-				uint32_t n = left < MANY_MSS ? left : MANY_MSS;
-				push_step(m, d, PA, off[d], n, (uint8_t)(E_DATA | (first && mid ? E_OPENMID : 0)));
-				first = 0;
-				if (n > 1 && randtape_rng_below(r, 16) == 0)
-					push_step(m, d, PA, off[d], n, E_DUP);
-				off[d] += n;
-				left -= n;
-			}
-			push_step(m, d ^ 1, A, off[d ^ 1], 0, 0);
+			many_message(m, d, off[d], sizes[d][k], k == 0 && d == 0 && mid ? E_OPENMID : 0, r);
+			off[d] += sizes[d][k];
 		}
-	}
 	if (end < 80) {
 		push_step(m, 0, FA, off[0], 0, E_FIN);
 		push_step(m, 1, FA, off[1], 0, E_FIN | E_CLOSE);
-		push_step(m, 0, A, off[0] + 1, 0, 0);
+		push_step(m, 0, A, UINT32_MAX, 0, 0);
 	} else if (end < 90) {
 		int d = (int)(end & 1);
 		push_step(m, d, RA, off[d], 0, E_RST);
@@ -1383,14 +1715,23 @@ static void many_step(struct gen *g, struct mconn *m)
 {
 	const struct step *s = &m->s[m->next++];
 	struct conv *c = &m->c;
+	/* off UINT32_MAX: a pure ACK at the sender's current offset, whose
+	 * events (a gap it declares) are in the peer's direction */
+	int evd = s->off == UINT32_MAX ? s->d ^ 1 : s->d;
 
-	seg(g, c, s->d, s->flags, s->off, s->n, ACK_AUTO);
+	if (s->lost) {
+		lost(c, s->d, s->off, s->n);
+		return;
+	}
+	seg(g, c, s->d, s->flags, s->off == UINT32_MAX ? c->hi[s->d] : s->off, s->n, ACK_AUTO);
 	if (s->ev & E_OPEN)
 		ex_open(g, c, 0);
 	if (s->ev & E_OPENMID)
 		ex_open(g, c, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
+	if (s->ev & E_GAP)
+		ex_gap(g, c, evd, s->gap);
 	if (s->ev & E_DATA)
-		ex_data(g, c, s->d, s->off, s->n);
+		ex_data(g, c, evd, s->ex_off, s->ex_n);
 	if (s->ev & E_DUP)
 		g->st.dup_bytes += s->n;
 	if (s->ev & E_FIN)
@@ -1445,41 +1786,53 @@ struct scenario {
 	int ng;
 	uint32_t snaplen;
 	const char *what;
+	size_t max_conns, conn_mem; /* capture options; 0: the default */
 };
 
 static const struct scenario scenarios[] = {
-	{"basic", sc_basic, L_ETH, 0, 0, "handshake, data both ways, FIN both ways"},
-	{"reorder", sc_reorder, L_ETH, 0, 0, "segments and a FIN captured out of order"},
-	{"duplicates", sc_duplicates, L_ETH, 0, 0, "retransmitted SYN, SYN+ACK, data (delivered and buffered), FIN"},
-	{"overlap-same", sc_overlap_same, L_ETH, 0, 0, "overlapping segments that agree, in and out of order"},
+	{"basic", sc_basic, L_ETH, 0, 0, "handshake, data both ways, FIN both ways", 0, 0},
+	{"reorder", sc_reorder, L_ETH, 0, 0, "segments and a FIN captured out of order", 0, 0},
+	{"duplicates", sc_duplicates, L_ETH, 0, 0,
+	 "retransmitted SYN, SYN+ACK, data (delivered and buffered), FIN; a keep-alive probe", 0, 0},
+	{"overlap-same", sc_overlap_same, L_ETH, 0, 0, "overlapping segments that agree, in and out of order", 0, 0},
 	{"overlap-conflict", sc_overlap_conflict, L_ETH, 0, 0,
-	 "overlaps that disagree with delivered and buffered bytes: first copy wins, noted"},
-	{"loss-gap", sc_loss_gap, L_ETH, 0, 0, "a hole never filled nor acked: gap at the end, data after it"},
-	{"loss-ack", sc_loss_ack, L_ETH, 0, 0, "holes the peer acks: gaps declared early, before a FIN too"},
-	{"midstream", sc_midstream, L_ETH, 0, 0, "no handshake: roles from the well-known port; a lone ACK opens nothing"},
+	 "overlaps that disagree with delivered and buffered bytes: first copy wins, noted", 0, 0},
+	{"loss-gap", sc_loss_gap, L_ETH, 0, 0, "a hole never filled nor acked: gap at the end, data after it", 0, 0},
+	{"loss-ack", sc_loss_ack, L_ETH, 0, 0,
+	 "holes the peer acks: gaps declared early, partly, before a FIN; late bytes ignored", 0, 0},
+	{"midstream", sc_midstream, L_ETH, 0, 0,
+	 "no handshake: roles from the well-known port, bytes before offset 0; SYN+ACK pick-up; "
+	 "a lone ACK or FIN opens nothing", 0, 0},
 	{"midstream-highports", sc_midstream_highports, L_ETH, 0, 0,
-	 "no handshake, both ports >= 1024: lower port serves; equal ports: first sender is client"},
-	{"ipv6", sc_ipv6, L_ETH, 0, 0, "an IPv6 conversation"},
-	{"ipv6-ext", sc_ipv6_ext, L_ETH, 0, 0, "IPv6 with Hop-by-Hop, Destination and Routing headers before TCP"},
-	{"vlan", sc_vlan, L_VLAN, 0, 0, "802.1Q-tagged IPv4 and IPv6, and a tagged ARP frame"},
-	{"qinq", sc_linktypes, L_QINQ, 0, 0, "802.1ad + 802.1Q double-tagged IPv4 and IPv6"},
-	{"sll", sc_linktypes, L_SLL, 0, 0, "Linux cooked capture v1"},
-	{"sll2", sc_linktypes, L_SLL2, 0, 0, "Linux cooked capture v2"},
-	{"null", sc_linktypes, L_NULL, 0, 0, "BSD loopback (host byte order family)"},
-	{"raw", sc_linktypes, L_RAW, 0, 0, "LINKTYPE_RAW IPv4 and IPv6"},
-	{"ipopts", sc_ipopts, L_ETH, 0, 0, "IPv4 with options (IHL 7)"},
-	{"wraparound", sc_wraparound, L_ETH, 0, 0, "sequence numbers wrapping past 2^32, with reorder across the wrap"},
+	 "no handshake, both ports >= 1024: lower port serves; equal ports: first sender is client", 0, 0},
+	{"roles", sc_roles, L_ETH, 0, 0, "a wrong role guess corrected by a late SYN (note); simultaneous open", 0, 0},
+	{"syn-data", sc_syn_data, L_ETH, 0, 0, "data on the SYN (TCP Fast Open), retransmitted", 0, 0},
+	{"ipv6", sc_ipv6, L_ETH, 0, 0, "an IPv6 conversation", 0, 0},
+	{"ipv6-ext", sc_ipv6_ext, L_ETH, 0, 0, "IPv6 with Hop-by-Hop, Destination and Routing headers before TCP", 0, 0},
+	{"vlan", sc_vlan, L_VLAN, 0, 0, "802.1Q-tagged IPv4 and IPv6, and a tagged ARP frame", 0, 0},
+	{"qinq", sc_linktypes, L_QINQ, 0, 0, "802.1ad + 802.1Q double-tagged IPv4 and IPv6", 0, 0},
+	{"sll", sc_linktypes, L_SLL, 0, 0, "Linux cooked capture v1", 0, 0},
+	{"sll2", sc_linktypes, L_SLL2, 0, 0, "Linux cooked capture v2", 0, 0},
+	{"null", sc_linktypes, L_NULL, 0, 0, "BSD loopback (host byte order family)", 0, 0},
+	{"raw", sc_linktypes, L_RAW, 0, 0, "LINKTYPE_RAW IPv4 and IPv6", 0, 0},
+	{"ipopts", sc_ipopts, L_ETH, 0, 0, "IPv4 with options (IHL 7)", 0, 0},
+	{"wraparound", sc_wraparound, L_ETH, 0, 0, "sequence numbers wrapping past 2^32, with reorder across the wrap", 0, 0},
 	{"reuse", sc_reuse, L_ETH, 0, 0,
-	 "4-tuple reused after a close, stragglers ignored, a new SYN superseding a live connection"},
+	 "4-tuple reused after a close, stragglers ignored, a new SYN superseding a live connection", 0, 0},
 	{"fragments", sc_fragments, L_ETH, 0, 0,
-	 "IPv4-fragmented segments out of order, a duplicate fragment, an incomplete datagram"},
-	{"fragments6", sc_fragments6, L_ETH, 0, 0, "an IPv6-fragmented segment out of order"},
-	{"snaplen", sc_snaplen, L_ETH, 0, 96, "payloads cut by a 96-byte snaplen: data then gap, also out of order"},
-	{"rst", sc_rst, L_ETH, 0, 0, "resets from either side, with a hole pending, with text; a stray RST"},
-	{"after-fin", sc_after_fin, L_ETH, 0, 0, "data and a second FIN after a FIN, ignored"},
-	{"pcapng", sc_pcapng, L_ETH, 1, 0, "pcapng: IPv4 and IPv6, full-size segments"},
-	{"timeout", sc_timeout, L_ETH, 0, 0, "idle timeout, and the timed-out tuple picked up again mid-stream"},
-	{"many", sc_many, L_ETH, 0, 0, "3000 interleaved connections of random sizes (seed 20261121)"},
+	 "IPv4-fragmented segments out of order, a duplicate fragment, an incomplete datagram", 0, 0},
+	{"fragments6", sc_fragments6, L_ETH, 0, 0, "an IPv6-fragmented segment out of order", 0, 0},
+	{"snaplen", sc_snaplen, L_ETH, 0, 96, "payloads cut by a 96-byte snaplen: data then gap, also out of order", 0, 0},
+	{"rst", sc_rst, L_ETH, 0, 0, "resets from either side, with a hole pending, with text; a stray RST", 0, 0},
+	{"after-fin", sc_after_fin, L_ETH, 0, 0, "data and a second FIN after a FIN, ignored", 0, 0},
+	{"pcapng", sc_pcapng, L_ETH, 1, 0, "pcapng: IPv4 and IPv6, full-size segments", 0, 0},
+	{"timeout", sc_timeout, L_ETH, 0, 0, "idle timeout, and the timed-out tuple picked up again mid-stream", 0, 0},
+	{"supersede", sc_supersede, L_ETH, 0, 0, "a new SYN on a live connection whose flush completes both FINs", 0, 0},
+	{"history", sc_history, L_ETH, 0, 0, "retransmissions compared only within the last 64 KiB", 0, 0},
+	{"clock-back", sc_clock_back, L_ETH, 0, 0, "the capture clock stepping back: event times clamped", 0, 0},
+	{"evict", sc_evict, L_ETH, 0, 0, "--max-conns 2: the least recently active is evicted, a tombstone dropped", 2, 0},
+	{"conn-mem", sc_conn_mem, L_ETH, 0, 0, "--conn-mem 1024: buffered bytes over the cap give up the hole", 0, 1024},
+	{"many", sc_many, L_ETH, 0, 0, "3000 interleaved connections of random sizes (seed 20261121)", 0, 0},
 };
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -1488,14 +1841,36 @@ static void usage(FILE *f)
 {
 	fputs("usage: gen_pcap SCENARIO OUT.pcap EXPECTED.tsv [EXPECTED.stats]\n"
 	      "       gen_pcap --list\n"
-	      "       gen_pcap --stats CAPTURE\n"
+	      "       gen_pcap --args SCENARIO\n"
+	      "       gen_pcap --stats SCENARIO CAPTURE\n"
 	      "Writes the capture of a scripted scenario (pcap or pcapng as the scenario\n"
 	      "says, whatever OUT's name), the tape reassembly must make of it as tsv, and\n"
 	      "optionally the capture statistics it must count (\"name value\" lines).\n"
-	      "--stats reads CAPTURE with the library's defaults and prints its statistics\n"
-	      "in the same form.\n"
+	      "--args prints the `tapedeck capture` options the scenario is meant for\n"
+	      "(often none).  --stats reads CAPTURE through the library with those options\n"
+	      "and prints its statistics in the same form as EXPECTED.stats.\n"
 	      "Exit status: 0 written, 1 failed, 2 usage error.\n",
 	      f);
+}
+
+static const struct scenario *find_scenario(const char *name)
+{
+	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+		if (strcmp(scenarios[i].name, name) == 0)
+			return &scenarios[i];
+	fprintf(stderr, "gen_pcap: unknown scenario \"%s\" (see --list)\n", name);
+	return NULL;
+}
+
+static void print_args(const struct scenario *sc)
+{
+	const char *sep = "";
+
+	if (sc->max_conns)
+		printf("%s--max-conns %zu", sep, sc->max_conns), sep = " ";
+	if (sc->conn_mem)
+		printf("%s--conn-mem %zu", sep, sc->conn_mem), sep = " ";
+	printf("\n");
 }
 
 #define STAT_FIELDS(X)                                                                              \
@@ -1511,8 +1886,9 @@ static int print_stats(FILE *f, const struct tape_capture_stats *st)
 	return ferror(f) ? -1 : 0;
 }
 
-/* Reads a capture through the library and prints its statistics. */
-static int stats_of(const char *path)
+/* Reads a capture through the library with the scenario's options and
+ * prints its statistics. */
+static int stats_of(const struct scenario *sc, const char *path)
 {
 	struct tape_capture_opts o;
 	struct tape_capture_stats st;
@@ -1521,6 +1897,8 @@ static int stats_of(const char *path)
 	int rc;
 
 	memset(&o, 0, sizeof o);
+	o.max_conns = sc->max_conns;
+	o.conn_mem = sc->conn_mem;
 	rc = tape_reader_open_capture(&r, path, &o);
 	if (rc == 0) {
 		while ((rc = tape_reader_next(r, &ev)) == 1)
@@ -1555,19 +1933,23 @@ int main(int argc, char **argv)
 		usage(stdout);
 		return GEN_OK;
 	}
-	if (argc == 3 && strcmp(argv[1], "--stats") == 0)
-		return stats_of(argv[2]);
-	if (argc != 4 && argc != 5) {
+	if (argc == 3 && strcmp(argv[1], "--args") == 0) {
+		if (!(sc = find_scenario(argv[2])))
+			return GEN_USAGE;
+		print_args(sc);
+		return GEN_OK;
+	}
+	if (argc == 4 && strcmp(argv[1], "--stats") == 0) {
+		if (!(sc = find_scenario(argv[2])))
+			return GEN_USAGE;
+		return stats_of(sc, argv[3]);
+	}
+	if ((argc != 4 && argc != 5) || argv[1][0] == '-') {
 		usage(stderr);
 		return GEN_USAGE;
 	}
-	for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
-		if (strcmp(scenarios[i].name, argv[1]) == 0)
-			sc = &scenarios[i];
-	if (!sc) {
-		fprintf(stderr, "gen_pcap: unknown scenario \"%s\" (see --list)\n", argv[1]);
+	if (!(sc = find_scenario(argv[1])))
 		return GEN_USAGE;
-	}
 
 	g = calloc(1, sizeof *g);
 	if (!g)

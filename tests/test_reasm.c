@@ -382,6 +382,46 @@ static void test_reasm_duplicates(void)
 	end();
 }
 
+/* Buffered chunks never overlap, however a new segment straddles them. */
+static void test_reasm_overlapping_buffered(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1006, 5001, ACK, "fghij");   /* [5, 10) */
+	SEG(5000, A, B, 1010, 5001, ACK, "jkl");     /* [9, 12): overlaps the tail's last byte */
+	SEG(6000, A, B, 1004, 5001, ACK, "defghi");  /* [3, 9): in front and over */
+	SEG(7000, A, B, 1015, 5001, ACK, "op");      /* [14, 16) */
+	SEG(8000, A, B, 1012, 5001, ACK, "lmnopq");  /* [11, 17): spans a hole and a chunk */
+	SEG(9000, A, B, 1001, 5001, ACK, "abc");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 9000, C2S, "abcdefghijklmnopq"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->dup_bytes, 1 + 4 + 1 + 2);
+	CU_ASSERT_EQUAL(stats()->conflicts, 0);
+	end();
+}
+
+/* RFC 1982: up to 2^31 - 1 ahead is ahead; 2^31 and beyond is behind. */
+static void test_reasm_seq_serial_boundary(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001 + 0x7FFFFFFFu, 5001, ACK, "far");  /* ahead: buffered */
+	SEG(5000, A, B, 1001 + 0x80000000u, 5001, ACK, "back"); /* behind offset 0 */
+	CU_ASSERT_EQUAL(tape__reasm_finish(RA, 6000), 0);
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_GAP(1, 6000, C2S, 0x7FFFFFFFu),
+		X_DATA(1, 6000, C2S, "far"),
+		X_CLOSE(1, 6000, TAPE_CLOSE_END),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 4);
+	end();
+}
+
 static void test_reasm_conflict_delivered(void)
 {
 	begin();
@@ -766,6 +806,8 @@ static void test_reasm_idle_timeout(void)
 	SEG(5000, A, B, 1007, 5001, ACK, "ghi");
 	CU_ASSERT_EQUAL(tape__reasm_tick(RA, due - 1), 0);
 	CU_ASSERT_EQUAL(R.n, 2);
+	CU_ASSERT_EQUAL(tape__reasm_tick(RA, due), 0); /* idle for exactly idle_ns: due */
+	CU_ASSERT_EQUAL(R.n, 5);
 	CU_ASSERT_EQUAL(tape__reasm_tick(RA, due + 500), 0);
 	SEG(due + 1000, A, B, 1010, 5001, ACK, "jkl"); /* picked up again, mid-stream */
 	static const struct exp x[] = {
@@ -810,25 +852,28 @@ static void check_pat(size_t i, uint64_t off, size_t n)
 
 static void test_reasm_conn_cap_overflow(void)
 {
-	struct tape__reasm_opts o = {.conn_mem = 2 * CHUNK_COST + 70};
+	struct tape__reasm_opts o = {.conn_mem = 3 * CHUNK_COST + 80};
 
 	begin_opts(&o);
 	handshake();
 	send_pat(4000, 0, 10);
 	send_pat(5000, 20, 40);  /* charge 64 + 40 */
-	send_pat(6000, 70, 40);  /* charge 208 > 198: the first hole goes */
+	send_pat(5500, 110, 1);  /* charge 64 + 1 */
+	send_pat(6000, 70, 39);  /* charge 64 + 39: exactly the cap, still fine */
+	CU_ASSERT_EQUAL(R.n, 2);
+	send_pat(6500, 109, 1);  /* one byte more: the first hole goes */
 	send_pat(7000, 60, 10);
 	static const struct exp x[] = {
 		X_OPEN(1, 1000, 0),
 		X_DATAN(1, 4000, C2S, 10),
-		X_GAP(1, 6000, C2S, 10),
-		X_DATAN(1, 6000, C2S, 40),
-		X_DATAN(1, 7000, C2S, 50),
+		X_GAP(1, 6500, C2S, 10),
+		X_DATAN(1, 6500, C2S, 40),
+		X_DATAN(1, 7000, C2S, 51),
 	};
 	EXPECT(x);
 	check_pat(1, 0, 10);
 	check_pat(3, 20, 40);
-	check_pat(4, 60, 50);
+	check_pat(4, 60, 51);
 	end();
 }
 
@@ -841,16 +886,16 @@ static void test_reasm_evict_max_conns(void)
 	cast();
 	SEG(1000, a1, B, 100, 0, SYN, "");
 	SEG(2000, a2, B, 200, 0, SYN, "");
-	SEG(3000, a1, B, 104, 0, 0, "def");  /* buffered at offset 3 */
-	SEG(4000, a2, B, 201, 0, 0, "x");    /* a2 is now the most recent */
-	SEG(5000, a3, B, 300, 0, SYN, "");   /* a1 must go */
+	SEG(3000, a2, B, 204, 0, 0, "def");  /* buffered at offset 3 */
+	SEG(4000, a1, B, 101, 0, 0, "x");    /* a1, the older, is now the most recent */
+	SEG(5000, a3, B, 300, 0, SYN, "");   /* a2 must go */
 	static const struct exp x[] = {
 		X_OPEN(1, 1000, 0),
 		X_OPEN(2, 2000, 0),
-		X_DATA(2, 4000, C2S, "x"),
-		X_GAP(1, 5000, C2S, 3),
-		X_DATA(1, 5000, C2S, "def"),
-		X_CLOSE(1, 5000, TAPE_CLOSE_EVICTED),
+		X_DATA(1, 4000, C2S, "x"),
+		X_GAP(2, 5000, C2S, 3),
+		X_DATA(2, 5000, C2S, "def"),
+		X_CLOSE(2, 5000, TAPE_CLOSE_EVICTED),
 		X_OPEN(3, 5000, 0),
 	};
 	EXPECT(x);
@@ -880,6 +925,132 @@ static void test_reasm_evict_total_mem(void)
 	};
 	EXPECT(x);
 	CU_ASSERT_EQUAL(stats()->evicted, 1);
+	end();
+}
+
+/* Under memory pressure history goes first: nobody is evicted, a later
+ * retransmission just cannot be checked. */
+static void test_reasm_history_shed_before_evict(void)
+{
+	/* Chunks alone fit; chunks plus a 256-byte ring (and its header of
+	 * less than 200 bytes) do not. */
+	struct tape__reasm_opts o = {.total_mem = 256 + 200};
+	struct tape_endpoint a2 = ep4(1, 40002);
+	char buf[100];
+
+	memset(buf, 'z', sizeof buf);
+	begin_opts(&o);
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "hello");
+	SEG(5000, a2, B, 200, 0, SYN, "");
+	CU_ASSERT_EQUAL(seg_full(6000, &a2, &B, 211, 0, 0, buf, 100, 100), 0); /* buffered */
+	SEG(7000, A, B, 1001, 5001, ACK, "HELLO");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "hello"),
+		X_OPEN(2, 5000, 0),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->evicted, 0);
+	CU_ASSERT_EQUAL(stats()->conflicts, 0);
+	CU_ASSERT_EQUAL(stats()->unverified_bytes, 5);
+	end();
+}
+
+/* A direction whose SYN was missed starts where the peer's ACK says, so its
+ * first segments may arrive in any order. */
+static void test_reasm_base_from_peer_ack(void)
+{
+	begin();
+	cast();
+	SEG(1000, A, B, 1000, 0, SYN, "");          /* the SYN+ACK is not captured */
+	SEG(2000, A, B, 1001, 5001, ACK, "");       /* s2c starts at 5001 */
+	SEG(3000, B, A, 5004, 1001, ACK, "def");    /* arrives first, waits */
+	SEG(4000, B, A, 5001, 1001, ACK, "abc");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, S2C, "abcdef"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 0);
+	end();
+}
+
+static void test_reasm_fin_conflicts(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "0123456789");
+	SEG(5000, A, B, 1006, 5001, FIN | ACK, "");   /* a FIN inside delivered bytes */
+	SEG(6000, A, B, 1013, 5001, FIN | ACK, "");   /* FIN at offset 12 */
+	SEG(7000, A, B, 1015, 5001, FIN | ACK, "");   /* a second FIN elsewhere */
+	SEG(8000, A, B, 1013, 5001, FIN | ACK, "");   /* the same FIN again: nothing */
+	SEG(9000, A, B, 1011, 5001, ACK, "ab");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "0123456789"),
+		X_NOTE(1, 5000, "c2s FIN at stream offset 5 ignored: bytes up to offset 10 were already emitted"),
+		X_NOTE(1, 7000, "c2s FIN at stream offset 14 ignored: the first FIN was at offset 12"),
+		X_DATA(1, 9000, C2S, "ab"),
+		X_FIN(1, 9000, C2S),
+	};
+	EXPECT(x);
+	end();
+}
+
+struct bigrun {
+	size_t lens[8];
+	size_t n;
+	uint64_t bytes;
+	int wrong;
+};
+
+static int big_hook(void *ctx, const struct tape_event *ev)
+{
+	struct bigrun *b = ctx;
+
+	if (ev->kind != TAPE_EV_DATA)
+		return 0;
+	if (b->n < 8)
+		b->lens[b->n] = ev->len;
+	b->n++;
+	for (size_t k = 0; k < ev->len; k += 4093)
+		if (ev->data[k] != (uint8_t)((b->bytes + k) * 131u >> 3))
+			b->wrong++;
+	b->bytes += ev->len;
+	return 0;
+}
+
+/* One delivery larger than TAPE_MAX_DATA is split into several DATA events. */
+static void test_reasm_data_split_at_max(void)
+{
+	struct tape__reasm_opts o = {.conn_mem = TAPE_MAX_DATA + (8u << 20), .total_mem = TAPE_MAX_DATA + (16u << 20)};
+	const uint32_t seglen = 65536, total = TAPE_MAX_DATA + 1000;
+	struct bigrun b;
+	uint8_t *buf = malloc(seglen);
+
+	CU_ASSERT_FATAL(buf != NULL);
+	memset(&b, 0, sizeof b);
+	begin_opts(&o);
+	R.keep = 0;
+	R.hook = big_hook;
+	R.hctx = &b;
+	handshake();
+	for (uint32_t off = 1; off < total; off += seglen) {
+		uint32_t n = total - off < seglen ? total - off : seglen;
+		for (uint32_t k = 0; k < n; k++)
+			buf[k] = (uint8_t)((uint64_t)(off + k) * 131u >> 3);
+		CU_ASSERT_EQUAL(seg_full(4000, &A, &B, 1001 + off, 5001, ACK, buf, n, n), 0);
+	}
+	CU_ASSERT_EQUAL(b.n, 0);
+	buf[0] = 0;
+	CU_ASSERT_EQUAL(seg_full(5000, &A, &B, 1001, 5001, ACK, buf, 1, 1), 0);
+	CU_ASSERT_EQUAL(b.n, 2);
+	CU_ASSERT_EQUAL(b.lens[0], TAPE_MAX_DATA);
+	CU_ASSERT_EQUAL(b.lens[1], 1000);
+	CU_ASSERT_EQUAL(b.bytes, total);
+	CU_ASSERT_EQUAL(b.wrong, 0);
+	free(buf);
 	end();
 }
 
@@ -1366,7 +1537,11 @@ static void run_generated(uint32_t nconn, uint64_t maxlen, uint64_t seed)
 		CU_ASSERT(g->fin[0] && g->fin[1]);
 		free(g->seg);
 	}
-	CU_ASSERT(st->gaps > 0 && st->dup_bytes > 0);
+	CU_ASSERT(st->gaps > 0 && st->dup_bytes > 0 && st->dropped_bytes > 0);
+	/* Copies come back within 30 segments, well inside the 64 KiB history
+	 * window, so every late byte is classified exactly: a duplicate, or
+	 * dropped because its gap was already declared. */
+	CU_ASSERT_EQUAL(st->unverified_bytes, 0);
 	if (getenv("REASM_VERBOSE"))
 		fprintf(stderr, " [captured %llu data %llu gaps %llu/%llu dup %llu unverified %llu dropped %llu after_fin %llu ignored %llu] ",
 			(unsigned long long)G.captured, (unsigned long long)G.data,
@@ -1434,6 +1609,8 @@ static const struct unit_test tests[] = {
 	{"test_reasm_reordered", test_reasm_reordered},
 	{"test_reasm_hole_filled_late", test_reasm_hole_filled_late},
 	{"test_reasm_duplicates", test_reasm_duplicates},
+	{"test_reasm_overlapping_buffered", test_reasm_overlapping_buffered},
+	{"test_reasm_seq_serial_boundary", test_reasm_seq_serial_boundary},
 	{"test_reasm_conflict_delivered", test_reasm_conflict_delivered},
 	{"test_reasm_conflict_buffered", test_reasm_conflict_buffered},
 	{"test_reasm_loss_never_filled", test_reasm_loss_never_filled},
@@ -1455,6 +1632,10 @@ static const struct unit_test tests[] = {
 	{"test_reasm_conn_cap_overflow", test_reasm_conn_cap_overflow},
 	{"test_reasm_evict_max_conns", test_reasm_evict_max_conns},
 	{"test_reasm_evict_total_mem", test_reasm_evict_total_mem},
+	{"test_reasm_history_shed_before_evict", test_reasm_history_shed_before_evict},
+	{"test_reasm_base_from_peer_ack", test_reasm_base_from_peer_ack},
+	{"test_reasm_fin_conflicts", test_reasm_fin_conflicts},
+	{"test_reasm_data_split_at_max", test_reasm_data_split_at_max},
 	{"test_reasm_snaplen_truncated", test_reasm_snaplen_truncated},
 	{"test_reasm_adjacent_gaps_merge", test_reasm_adjacent_gaps_merge},
 	{"test_reasm_gap_data_gap", test_reasm_gap_data_gap},

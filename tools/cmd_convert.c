@@ -18,7 +18,9 @@ void tool_convert_usage(FILE *out)
 		"IN or OUT may be '-' for standard input or output.\n"
 		"\n"
 		"Formats: tape (binary .tape), tsv (text .tsv), tsp (Trace Stream Proxy\n"
-		"recording, one connection).  The input format is detected from its content\n"
+		"recording, one connection), pcap (.pcap, .cap) and pcapng (.pcapng): a\n"
+		"capture is read by reassembling its TCP connections (see tapedeck capture)\n"
+		"and written as synthesised packets.  The input format is detected from its content\n"
 		"unless --from is given; the output format comes from OUT's extension, or\n"
 		"--to; standard output defaults to tsv.\n"
 		"\n"
@@ -28,8 +30,9 @@ void tool_convert_usage(FILE *out)
 		"  -h, --help       show this help\n"
 		"\n"
 		"Exit status: 0 converted; 2 usage error or unreadable/malformed input (the\n"
-		"events before the error are still written and the output is finalised);\n"
-		"4 the output could not be written.\n");
+		"events before the error are still written and the output is finalised), or\n"
+		"a tape the output format cannot hold (the events before it stay written,\n"
+		"unfinalised); 4 out of memory, or the output could not be written.\n");
 }
 
 int tool_convert_main(int argc, char **argv)
@@ -48,6 +51,7 @@ int tool_convert_main(int argc, char **argv)
 	int c, rc, status = TOOL_EXIT_OK;
 
 	optind = 1;
+	opterr = 0; /* one message, ours */
 	while ((c = getopt_long(argc, argv, "+f:t:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -60,7 +64,7 @@ int tool_convert_main(int argc, char **argv)
 			tool_convert_usage(stdout);
 			return TOOL_EXIT_OK;
 		default:
-			return tool_usage_error(self, "unknown option");
+			return tool_usage_error(self, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 2)
@@ -103,7 +107,7 @@ int tool_convert_main(int argc, char **argv)
 		tape_reader_status(r, &st);
 		tool_err("%s", tape_reader_error(r));
 		tool_err("%llu events before the error were converted", (unsigned long long)st.events);
-		status = TOOL_EXIT_INPUT;
+		status = rc == -ENOMEM ? TOOL_EXIT_INTERNAL : TOOL_EXIT_INPUT;
 	} else {
 		tool_report_reader_end(r, in);
 	}

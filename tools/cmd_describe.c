@@ -120,6 +120,26 @@ static void fmt_secs(char *buf, size_t size, uint64_t ns)
 		 (unsigned)(ns % 1000000000u / 1000u));
 }
 
+/* Text with the TSV escapes, so control bytes cannot break the listing. */
+static void put_escaped(FILE *out, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '\n')
+			fputs("\\n", out);
+		else if (c == '\t')
+			fputs("\\t", out);
+		else if (c == '\r')
+			fputs("\\r", out);
+		else if (c == '\\')
+			fputs("\\\\", out);
+		else if (c < 0x20 || c == 0x7f)
+			fprintf(out, "\\x%02x", c);
+		else
+			fputc(c, out);
+	}
+}
+
 static void list_event(FILE *out, uint64_t n, const struct tape_event *ev)
 {
 	char t[32], a[TAPE_ENDPOINT_STRLEN], b[TAPE_ENDPOINT_STRLEN], f[TAPE_FLAGS_STRLEN];
@@ -147,24 +167,11 @@ static void list_event(FILE *out, uint64_t n, const struct tape_event *ev)
 	case TAPE_EV_CLOSE:
 		fprintf(out, "close  %s\n", tape_close_reason_name(ev->reason));
 		break;
-	case TAPE_EV_NOTE: {
+	case TAPE_EV_NOTE:
 		fputs("note   ", out);
-		for (size_t i = 0; i < ev->len; i++) {
-			unsigned char c = ev->data[i];
-			if (c == '\n')
-				fputs("\\n", out);
-			else if (c == '\t')
-				fputs("\\t", out);
-			else if (c == '\\')
-				fputs("\\\\", out);
-			else if (c < 0x20 || c == 0x7f)
-				fprintf(out, "\\x%02x", c);
-			else
-				fputc(c, out);
-		}
+		put_escaped(out, (const char *)ev->data, ev->len);
 		fputc('\n', out);
 		break;
-	}
 	}
 }
 
@@ -344,6 +351,7 @@ int tool_describe_main(int argc, char **argv)
 	const char *path;
 
 	optind = 1;
+	opterr = 0; /* one message, ours */
 	while ((c = getopt_long(argc, argv, "+sjh", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -356,7 +364,7 @@ int tool_describe_main(int argc, char **argv)
 			tool_describe_usage(stdout);
 			return TOOL_EXIT_OK;
 		default:
-			return tool_usage_error(self, "unknown option");
+			return tool_usage_error(self, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (argc - optind != 1)
@@ -380,7 +388,9 @@ int tool_describe_main(int argc, char **argv)
 		for (size_t i = 0; i < tape_meta_count(m); i++) {
 			const char *k, *v;
 			tape_meta_at(m, i, &k, &v);
-			printf("# %s: %s\n", k, v);
+			printf("# %s: ", k);
+			put_escaped(stdout, v, strlen(v));
+			putchar('\n');
 		}
 		printf("%6s  %14s  %5s  %s\n", "#", "time s", "conn", "event");
 	}
@@ -397,7 +407,7 @@ int tool_describe_main(int argc, char **argv)
 	}
 	if (rc < 0) {
 		tool_err("%s", tape_reader_error(r));
-		status = TOOL_EXIT_INPUT;
+		status = rc == -ENOMEM ? TOOL_EXIT_INTERNAL : TOOL_EXIT_INPUT;
 	} else {
 		tool_report_reader_end(r, path);
 	}

@@ -48,11 +48,54 @@ void tool_warn(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* Length of the well-formed UTF-8 sequence at p[0..n) (RFC 3629: no
+ * overlongs, surrogates or code points past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	unsigned lo = 0x80, hi = 0xbf;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		len = 3;
+		if (p[0] == 0xe0)
+			lo = 0xa0;
+		else if (p[0] == 0xed)
+			hi = 0x9f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		len = 4;
+		if (p[0] == 0xf0)
+			lo = 0x90;
+		else if (p[0] == 0xf4)
+			hi = 0x8f;
+	} else
+		return 0;
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
 void tool_json_str(FILE *out, const char *s, size_t n)
 {
 	fputc('"', out);
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x80) {
+			/* JSON is UTF-8: pass valid sequences, and show any other
+			 * byte as the code point of the same value. */
+			size_t k = utf8_len((const unsigned char *)s + i, n - i);
+			if (k) {
+				fwrite(s + i, 1, k, out);
+				i += k - 1;
+			} else {
+				fprintf(out, "\\u%04x", c);
+			}
+			continue;
+		}
 		switch (c) {
 		case '"':
 			fputs("\\\"", out);

@@ -33,7 +33,7 @@ event_lines() {
 	grep -v '^#' "$1" | wc -l | tr -d ' '
 }
 
-cd "$TMP"
+cd "$TMP" || exit 1
 TAB=$(printf '\t')
 sample_tsv >s.tsv
 
@@ -204,13 +204,15 @@ if [ -x "$GEN_TAPE" ] && /usr/bin/time -f %M -o rss.probe true 2>/dev/null; then
 	# builds have a large fixed overhead, the same for both), and an
 	# uninstrumented build stays under 100 MiB outright.
 	for pair in "$s1 $b1" "$s2 $b2"; do
+		# shellcheck disable=SC2086 # two numbers, split on purpose
 		set -- $pair
 		[ "$2" -le $(($1 + 32768)) ] ||
 			fail "peak RSS grows with the tape: $1 KiB for $small bytes, $2 KiB for $big bytes"
 	done
 	if ! grep -a -q __asan_init "$TAPEDECK" 2>/dev/null; then
-		[ "$b1" -le 102400 ] && [ "$b2" -le 102400 ] ||
+		if [ "$b1" -gt 102400 ] || [ "$b2" -gt 102400 ]; then
 			fail "peak RSS over 100 MiB converting $big bytes: $b1 / $b2 KiB"
+		fi
 	fi
 	rm -f big.tape small.tape
 else

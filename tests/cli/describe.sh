@@ -3,7 +3,7 @@
 # describe.sh - `tapedeck describe`: the listing, --summary, --json, and tapes cut off mid-write.
 . "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 
-cd "$TMP"
+cd "$TMP" || exit 1
 
 # Event lines of a listing: they start with the event number.
 count_events() {
@@ -77,9 +77,9 @@ assert_same_file a c
 for opt in --summary -s; do
 	td describe "$opt" s.tape
 	assert_empty "$ERR"
-	head -n 1 "$OUT" >head
+	head -n 1 "$OUT" >heading
 	for col in conn client server "c2s bytes" "s2c bytes" "duration s" gaps end; do
-		assert_contains head "$col"
+		assert_contains heading "$col"
 	done
 	assert_eq "$(sed 1d "$OUT" | wc -l | tr -d ' ')" 3 "summary rows"
 	# conn client server c2s s2c duration gaps end ...
@@ -138,6 +138,7 @@ EOF
 }
 
 for args in "--json" "-j" "--summary --json"; do
+	# shellcheck disable=SC2086 # options, split on purpose
 	td describe $args s.tape
 	assert_empty "$ERR"
 	assert_eq "$(wc -l <"$OUT" | tr -d ' ')" 1 "lines of JSON output"

@@ -27,7 +27,7 @@ expect_offset_error() {
 # ---- the corpus: every file in tests/data/bad fails as EXPECT says.
 [ -f "$BAD/EXPECT" ] || fail "no $BAD/EXPECT"
 mkdir "$TMP/json"
-cd "$BAD"
+cd "$BAD" || exit 1
 nexpect=0
 while IFS="$TAB" read -r name code msg; do
 	case $name in '' | '#'*) continue ;; esac
@@ -92,7 +92,7 @@ for f in *; do
 	[ "$f" = EXPECT ] && continue
 	grep -q -e "^$f$TAB" EXPECT || fail "$f is in $BAD but not in EXPECT"
 done
-cd "$TMP"
+cd "$TMP" || exit 1
 
 # ---- nothing there, or nothing in it.
 run "$TAPEDECK" describe missing.tape
@@ -141,7 +141,7 @@ if command -v python3 >/dev/null 2>&1; then
 	mkdir made
 	python3 "$TOP_SRCDIR/tests/cli/mktape.py" --all made >made/LIST || fail "mktape.py failed"
 	[ "$(wc -l <made/LIST)" -gt 10 ] || fail "mktape.py made too few tapes"
-	cd made
+	cd made || exit 1
 	while read -r case off; do
 		if [ "$case" = good ]; then
 			run_expect_status 0 "$TAPEDECK" describe good.tape </dev/null
@@ -157,7 +157,7 @@ if command -v python3 >/dev/null 2>&1; then
 	assert_contains "$ERR" "before its open"
 	run "$TAPEDECK" describe data-after-close.tape
 	assert_contains "$ERR" "after its close"
-	cd ..
+	cd .. || exit 1
 else
 	note "no python3: skipping the hand-made binary tapes"
 fi
@@ -181,6 +181,7 @@ td convert s.tsv s.tape
 printf '# ts_proxy recording v1\n123\tc2s\t68656c6c6f\n456\ts2c\t776f726c64\n' >s.tsp
 size=$(wc -c <s.tape | tr -d ' ')
 # The metadata block ends at 16 + 13 + its little-endian u32 length at 17.
+# shellcheck disable=SC2046 # four numbers, split on purpose
 set -- $(od -An -tu1 -j17 -N4 s.tape)
 meta_end=$((16 + 13 + $1 + ($2 << 8) + ($3 << 16) + ($4 << 24)))
 [ "$meta_end" -lt "$size" ] || fail "cannot find the metadata block of s.tape"

@@ -4,7 +4,7 @@
 . "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 
 DOC=$TOP_SRCDIR/doc
-cd "$TMP"
+cd "$TMP" || exit 1
 
 # man_text PAGE: the roff source with \- as - and font escapes removed.
 man_text() {
@@ -114,7 +114,7 @@ while read -r cmd; do
 	PAGE=$DOC/tapedeck-$cmd.1
 	[ -f "$PAGE" ] || fail "'tapedeck help' lists $cmd, but there is no doc/tapedeck-$cmd.1"
 	man_text "$PAGE" | grep -q -i "^\\.TH TAPEDECK-$cmd 1" ||
-		fail "tapedeck-$cmd.1 has no '.TH TAPEDECK-$(echo "$cmd" | tr a-z A-Z) 1' line"
+		fail "tapedeck-$cmd.1 has no '.TH TAPEDECK-$(echo "$cmd" | tr '[:lower:]' '[:upper:]') 1' line"
 
 	# Options: the same long and short options in --help and in OPTIONS.
 	help_option_words "help.$cmd" | grep -E '^--?[A-Za-z]' | sort -u >help.opts

@@ -4,7 +4,7 @@
 . "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 
 need_gen_tape
-cd "$TMP"
+cd "$TMP" || exit 1
 
 seeds=${TD_SEEDS:-$(seq 1 20)}
 for seed in $seeds; do
@@ -17,6 +17,7 @@ for seed in $seeds; do
 	esac
 
 	# Binary first: tape -> tsv -> tape is byte-identical.
+	# shellcheck disable=SC2086 # options, split on purpose
 	run_expect_status 0 "$GEN_TAPE" --seed "$seed" $shape r.tape
 	td convert r.tape r.tsv
 	assert_empty "$ERR"
@@ -29,6 +30,7 @@ for seed in $seeds; do
 	cmp -s r.tape r3.tape || fail "seed $seed: tape -> tsv -> tape through pipes differs"
 
 	# Text first: tsv -> tape -> tsv is the same text.
+	# shellcheck disable=SC2086
 	run_expect_status 0 "$GEN_TAPE" --seed "$seed" $shape g.tsv
 	td convert g.tsv g.tape
 	assert_empty "$ERR"
