@@ -21,8 +21,12 @@ struct pcap_rstate {
 	FILE *fp;
 	pcap_t *p;
 	struct tape__ingest *g;
-	struct tape_capture_stats last;
 	char err[PCAP_ERRBUF_SIZE + 256];
+	/* An unreadable record: reported after the connections it interrupted
+	 * have been flushed and closed, so nothing reassembled is lost. */
+	int pending;
+	uint64_t pending_off;
+	char pending_msg[PCAP_ERRBUF_SIZE + 256];
 };
 
 static int probe(const uint8_t *b, size_t n)
@@ -122,11 +126,24 @@ static int read_next(struct tape_reader *r, struct tape_event *ev)
 	struct pcap_rstate *s = r->state;
 	int rc;
 
-	do
+	for (;;) {
 		rc = tape__ingest_next(s->g, ev);
-	while (rc == 2);
+		if (rc == 2)
+			continue;
+		if (rc < 0 && !s->pending && rc != -ENOMEM) {
+			s->pending = rc;
+			s->pending_off = tape__ingest_good_pos(s->g);
+			snprintf(s->pending_msg, sizeof s->pending_msg, "%s", s->err);
+			rc = tape__ingest_stop(s->g);
+			if (rc == 0)
+				continue;
+		}
+		break;
+	}
 	if (rc < 0)
 		return tape__rerr_at(r, rc, tape__ingest_good_pos(s->g), "%s", s->err);
+	if (rc == 0 && s->pending)
+		return tape__rerr_at(r, s->pending, s->pending_off, "%s", s->pending_msg);
 	if (rc == 0 && tape__ingest_truncated(s->g) && !r->st.dropped_bytes)
 		tape__reader_dropped(r, r->in.off - tape__ingest_good_pos(s->g), "capture ends inside a packet record at offset %llu (%s)",
 				     (unsigned long long)tape__ingest_good_pos(s->g),
