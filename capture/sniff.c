@@ -106,6 +106,9 @@ static void print_stats(const struct tape_capture_stats *st, uint64_t events)
 			"segments of no connection: %llu\n",
 		(unsigned long long)st->timeouts, (unsigned long long)st->evicted,
 		(unsigned long long)st->ignored_segments);
+	fprintf(stderr, "  other captured bytes not delivered: %llu (after their gap was declared, "
+			"RST payload); retransmitted bytes too old to compare: %llu\n",
+		(unsigned long long)st->dropped_bytes, (unsigned long long)st->unverified_bytes);
 }
 
 /* A progress bar on a terminal: percent of the file read, packets, connections. */

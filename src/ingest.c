@@ -196,12 +196,14 @@ static int finish(struct tape__ingest *g)
 		int n = snprintf(text, sizeof text,
 				 "capture statistics: packets %llu, bytes %llu, tcp segments %llu, "
 				 "non-tcp %llu, truncated %llu, malformed %llu, connections %llu, gaps %llu "
-				 "(%llu bytes), conflicting retransmissions %llu",
+				 "(%llu bytes), conflicting retransmissions %llu, data after fin %llu bytes, "
+				 "other dropped %llu bytes",
 				 (unsigned long long)st.packets, (unsigned long long)st.bytes,
 				 (unsigned long long)st.tcp, (unsigned long long)st.non_tcp,
 				 (unsigned long long)st.truncated, (unsigned long long)st.malformed,
 				 (unsigned long long)st.conns, (unsigned long long)st.gaps,
-				 (unsigned long long)st.gap_bytes, (unsigned long long)st.conflicts);
+				 (unsigned long long)st.gap_bytes, (unsigned long long)st.conflicts,
+				 (unsigned long long)st.after_fin_bytes, (unsigned long long)st.dropped_bytes);
 		memset(&ev, 0, sizeof ev);
 		ev.kind = TAPE_EV_NOTE;
 		ev.conn = 0;
@@ -315,6 +317,8 @@ void tape__ingest_stats(const struct tape__ingest *g, struct tape_capture_stats 
 	st->timeouts = r->timeouts;
 	st->evicted = r->evicted;
 	st->ignored_segments = r->ignored_segments;
+	st->dropped_bytes = r->dropped_bytes;
+	st->unverified_bytes = r->unverified_bytes;
 }
 
 void tape__ingest_free(struct tape__ingest *g)

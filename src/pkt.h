@@ -166,7 +166,7 @@ struct tape__reasm_stats {
 	uint64_t evicted, timeouts;  /* connections closed by caps / idleness */
 	uint64_t dropped_bytes;      /* any other bytes not delivered (reason counted above) */
 	uint64_t ignored_segments;   /* segments that belong to no connection (stray RST/ACK) */
-	uint64_t unverified_bytes;   /* retransmitted bytes too old to compare (beyond TAPE__REASM_HISTORY) */
+	uint64_t unverified_bytes;   /* retransmitted bytes not compared (older than TAPE__REASM_HISTORY, keep-alives) */
 };
 
 struct tape__reasm;

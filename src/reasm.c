@@ -18,8 +18,9 @@
  *
  * Each direction of a connection is a byte stream numbered by "stream
  * offset": offset 0 is the byte after the SYN (RFC 9293 section 3.4: the SYN
- * occupies the initial sequence number), or the first byte seen when the
- * connection was picked up mid-stream.  32-bit sequence numbers are turned
+ * occupies the initial sequence number), or, for a direction picked up
+ * mid-stream, the first sequence number learnt for it (its first segment's,
+ * or the peer's ACK field if that came first).  32-bit sequence numbers are turned
  * into 64-bit offsets with serial-number arithmetic (RFC 1982) relative to
  * the next offset to deliver, so wrap-around costs nothing.
  *
@@ -193,7 +194,8 @@ static uint64_t ep_hash(const struct tape__reasm *ra, const struct tape_endpoint
 	memcpy(a, ep->addr, addr_len(ep));
 	memcpy(&w0, a, 8);
 	memcpy(&w1, a + 8, 8);
-	return mix(mix(mix(ra->seed ^ w0) ^ w1) ^ ((uint64_t)ep->port << 8 | ep->family));
+	return mix(ra->seed ^ w0 ^ (w1 * UINT64_C(0x9e3779b97f4a7c15)) ^
+		   (((uint64_t)ep->port << 8 | ep->family) * UINT64_C(0xc2b2ae3d27d4eb4f)));
 }
 
 /* The same value for (a, b) and (b, a). */

@@ -257,6 +257,10 @@ struct tape_capture_stats {
 	uint64_t after_fin_bytes;    /* data after FIN, ignored */
 	uint64_t timeouts, evicted;  /* connections closed for idleness / memory caps */
 	uint64_t ignored_segments;   /* segments of no connection (stray ACK/RST) */
+	uint64_t dropped_bytes;      /* captured bytes not delivered for other reasons
+					(arrived after their gap was declared, RST payload) */
+	uint64_t unverified_bytes;   /* retransmitted bytes older than the comparison
+					window: delivered once, not compared */
 };
 
 /* Opens a pcap or pcapng capture at path ("-" for standard input) as a

@@ -795,6 +795,54 @@ static void test_reasm_syn_on_live_midstream(void)
 	end();
 }
 
+/* A SYN with a new ISN on an established connection: the old one ends. */
+static void test_reasm_new_syn_on_live(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "old");
+	SEG(5000, A, B, 1000, 0, SYN, "");      /* its own SYN again: nothing */
+	SEG(6000, A, B, 9999, 0, SYN, "");      /* a new ISN */
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "old"),
+		X_NOTE(1, 6000, "tuple reused: 10.0.0.1:40000 sent a SYN with a new initial sequence number (9999)"),
+		X_CLOSE(1, 6000, TAPE_CLOSE_ABORTED),
+		X_OPEN(2, 6000, TAPE_OPEN_REUSED),
+	};
+	EXPECT(x);
+	end();
+}
+
+/* finish closes in order of id, whatever the order of activity. */
+static void test_reasm_finish_order(void)
+{
+	struct tape_endpoint a1 = ep4(1, 40001), a2 = ep4(1, 40002), a3 = ep4(1, 40003);
+
+	begin();
+	cast();
+	SEG(1000, a1, B, 100, 0, SYN, "");
+	SEG(2000, a2, B, 200, 0, SYN, "");
+	SEG(3000, a3, B, 300, 0, SYN, "");
+	SEG(4000, a2, B, 201, 0, 0, "2");
+	SEG(5000, a1, B, 101, 0, 0, "1");
+	SEG(6000, a3, B, 301, 0, 0, "3");
+	CU_ASSERT_EQUAL(tape__reasm_finish(RA, 7000), 0);
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_OPEN(2, 2000, 0),
+		X_OPEN(3, 3000, 0),
+		X_DATA(2, 4000, C2S, "2"),
+		X_DATA(1, 5000, C2S, "1"),
+		X_DATA(3, 6000, C2S, "3"),
+		X_CLOSE(1, 7000, TAPE_CLOSE_END),
+		X_CLOSE(2, 7000, TAPE_CLOSE_END),
+		X_CLOSE(3, 7000, TAPE_CLOSE_END),
+	};
+	EXPECT(x);
+	end();
+}
+
 static void test_reasm_idle_timeout(void)
 {
 	struct tape__reasm_opts o = {.idle_ns = 10000000000u};
@@ -1628,6 +1676,8 @@ static const struct unit_test tests[] = {
 	{"test_reasm_rst", test_reasm_rst},
 	{"test_reasm_reuse_new_syn", test_reasm_reuse_new_syn},
 	{"test_reasm_syn_on_live_midstream", test_reasm_syn_on_live_midstream},
+	{"test_reasm_new_syn_on_live", test_reasm_new_syn_on_live},
+	{"test_reasm_finish_order", test_reasm_finish_order},
 	{"test_reasm_idle_timeout", test_reasm_idle_timeout},
 	{"test_reasm_conn_cap_overflow", test_reasm_conn_cap_overflow},
 	{"test_reasm_evict_max_conns", test_reasm_evict_max_conns},

@@ -21,7 +21,7 @@ TD_TIMEOUT=${TD_TIMEOUT:-120}
 
 GEN_PCAP=$TOP_BUILDDIR/tests/gen_pcap
 [ -x "$GEN_PCAP" ] || fail "no tests/gen_pcap in $TOP_BUILDDIR (make check builds it)"
-cd "$TMP"
+cd "$TMP" || fail "cannot enter $TMP"
 
 run_expect_status 0 "$GEN_PCAP" --list
 SCENARIOS=${GEN_SCENARIOS:-$(awk '{ print $1 }' "$OUT")}

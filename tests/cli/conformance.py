@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # conformance.py - compares tapedeck's reassembled streams with tshark's "follow,tcp,raw" and classifies each difference.
 """
-Usage: conformance.py [--tshark PATH] [--max-streams N] [--name NAME] CAPTURE TAPE.tsv
+Usage: conformance.py [--tshark PATH] [--max-streams N] [--describe JSON] [--name NAME] CAPTURE TAPE.tsv
 
 CAPTURE is the pcap/pcapng file, TAPE.tsv what `tapedeck capture` made of it.
 tshark's own TCP follow (`-z follow,tcp,raw,N`, all streams of one capture
@@ -24,11 +24,14 @@ Every (stream, direction) is one of
               bytes around it on both sides.
 
 One line per direction compared goes to standard output ("STREAM ..."), then
-"SUMMARY NAME STREAMS DIRECTIONS IDENTICAL EXPLAINED UNEXPLAINED REASONS
-[capped=N]": STREAMS counts the stream/connection pairs compared, the next
-four count directions (a stream/connection pairing that fails counts one
+"SUMMARY NAME TSHARK PAIRS DIRECTIONS IDENTICAL EXPLAINED UNEXPLAINED
+REASONS [capped=N]": TSHARK counts tshark's TCP streams, PAIRS the
+stream/connection pairs compared (streams without payload that tapedeck
+opened no connection for are not), the next four count directions (a stream/connection pairing that fails counts one
 unexplained), REASONS is "class=count,..." or "-".  Exit status: 0 no
-unexplained difference, 1 some, 2 usage error or tshark failed.
+unexplained difference, 1 some, 2 usage error, tshark failed or the tape
+disagrees with `tapedeck describe`, 3 tshark too old (tcp.seq_raw,
+tcp.payload and `-z follow,tcp,raw` are needed: tshark 3.0 or later).
 """
 
 import argparse
@@ -118,6 +121,10 @@ def read_tape(path):
 
 def tshark_run(tshark, args):
     p = subprocess.run([tshark] + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = p.stderr.decode("utf-8", "replace")
+    if p.returncode != 0 and ("aren't valid" in err or "nvalid -z argument" in err):
+        sys.stderr.write("conformance.py: this tshark lacks what the comparison needs: %s\n" % err.strip()[:300])
+        sys.exit(3)
     if p.returncode != 0:
         die("%s %s: exit %d: %s" % (tshark, " ".join(args[:4]), p.returncode,
                                     p.stderr.decode("utf-8", "replace").strip()[:300]))
@@ -262,6 +269,7 @@ class Ctx:
         self.src = conn.ep[d]
         self.dfr = data_frames(frames, self.src)
         self.rejected = rejected     # callable: frame numbers -> set of those tapedeck's decoder rejects
+        self.map = None              # seq_map(dfr), when needed
 
 
 def seq_map(frames):
@@ -287,8 +295,9 @@ def span(m, s, n):
 
 def explain_tail(tail, ctx):
     """tshark has tail after the last byte of the tape: the bytes the sender
-    sent at or beyond its FIN's sequence number, or bytes from segments
-    captured after the connection's first RST?  Returns the reason or None."""
+    sent at or beyond its FIN's sequence number, bytes from segments captured
+    after the connection's first RST, or frames tapedeck's decoder rejects?
+    Returns the reason or None."""
     conn, d = ctx.conn, ctx.d
     fin = next((f for f in ctx.frames if f.src == ctx.src and f.fin), None)
     if conn.fin[d] is not None and fin is not None:
@@ -301,6 +310,12 @@ def explain_tail(tail, ctx):
         m = seq_map(late)
         if any(span(m, s, len(tail)) == tail for s, _ in late):
             return "after-rst"
+    # Frames tapedeck's decoder rejects, after the last one it took (no gap:
+    # the tape cannot know how many bytes followed).
+    parts = pieces_of(tail, ctx.dfr)
+    nums = [f.num for f in parts] if parts else []
+    if parts and ctx.rejected(nums) == set(nums):
+        return "rejected-frame"
     return None
 
 
@@ -341,20 +356,58 @@ def explain_head(extra, ctx, tshark_has):
     return "start-point" if ok else None
 
 
+def late_after_ack(s, n, ctx):
+    """Was every one of the n bytes at sequence number s first captured only
+    after a segment of the peer had acknowledged it?  (Checked at both ends
+    of the range.)  Then one side gave up waiting for bytes the ACK proved
+    sent, and the bytes turned up later: the capture reordered them."""
+    for q in (s, (s + n - 1) & 0xffffffff):
+        carriers = [f.num for st, f in ctx.dfr if ((q - st) & 0xffffffff) < len(f.payload)]
+        if not carriers:
+            return False
+        first = min(carriers)
+        if not any(g.src != ctx.src and g.ack is not None and g.num < first and seq_lt(q, g.ack)
+                   for g in ctx.frames):
+            return False
+    return True
+
+
+def locate(buf, ctx):
+    """The sequence numbers at which the captured bytes are exactly buf."""
+    if ctx.map is None:
+        ctx.map = seq_map(ctx.dfr)
+    probe = buf[:16]
+    out = []
+    for st, f in ctx.dfr:
+        p = f.payload.find(probe)
+        while p >= 0:
+            s = (st + p) & 0xffffffff
+            if s not in out and span(ctx.map, s, len(buf)) == buf:
+                out.append(s)
+            p = f.payload.find(probe, p + 1)
+    return out
+
+
 def compare_dir(T, ctx):
     """Returns (verdict, reasons, detail): verdict 'identical', 'explained' or
     'unexplained'; reasons the set of explanation classes used; detail the
     message for an unexplained difference."""
     conn, d = ctx.conn, ctx.d
     T = bytes(T)
-    items = list(conn.items[d])
-    tape = b"".join(b for k, b in items if k == "data")
-    if tape == T and not any(k == "gap" for k, _ in items):
+    tape = bytearray()
+    gaps = []                      # (position in the tape's data, gap bytes)
+    for kind, v in conn.items[d]:
+        if kind == "data":
+            tape += v
+        else:
+            gaps.append((len(tape), v))
+    tape = bytes(tape)
+    if tape == T and not gaps:
         return "identical", set(), ""
     reasons = set()
 
     # A prefix one side has and the other has not.
-    if not any(k == "gap" for k, _ in items):
+    if not gaps:
         r = None
         if len(tape) > len(T) and tape.endswith(T):
             r = explain_head(tape[:len(tape) - len(T)], ctx, False)
@@ -364,10 +417,22 @@ def compare_dir(T, ctx):
             return "explained", {r}, ""
 
     i = 0          # position in T
-    off = 0        # tape stream offset (gap bytes included)
-    seen = b""     # the tape's data bytes so far, for context
-    for k, (kind, v) in enumerate(items):
-        if kind == "gap":
+    j = 0          # position in the tape's data
+    gi = 0         # next gap
+    gapped = 0     # gap bytes before j: stream offset = j + gapped
+
+    def ctx_t(at):
+        return hexctx(T, at)
+
+    def ctx_d(at):
+        return hexctx(tape, at)
+
+    while True:
+        if gi < len(gaps) and gaps[gi][0] == j:
+            v = gaps[gi][1]
+            gi += 1
+            lim = gaps[gi][0] if gi < len(gaps) else len(tape)
+            nxt = tape[j:min(lim, j + 64)]
             m = MISSING.match(T, i)
             if m:
                 # tshark's marker for bytes the receiver acknowledged but the
@@ -375,54 +440,85 @@ def compare_dir(T, ctx):
                 reasons.add("gap-marked")
                 i = m.end()
             elif i == len(T):
-                if any(kk == "data" for kk, _ in items[k + 1:]):
-                    # tshark keeps segments after a hole it never filled
+                if j < len(tape):
+                    # tshark keeps the segments after a hole it never filled
                     # queued, and prints none of them.
                     reasons.add("after-unfilled-hole")
                     return "explained", reasons, ""
                 reasons.add("gap-omitted")
+            elif nxt and T[i:i + len(nxt)] == nxt:
+                # tshark skips the bytes silently (a snaplen cut them).
+                reasons.add("gap-omitted")
             else:
-                nxt = next((b for kk, b in items[k + 1:] if kk == "data"), b"")
-                if T[i:i + len(nxt)] == nxt and nxt:
-                    # tshark omits the bytes (cut by the snaplen).
-                    reasons.add("gap-omitted")
-                elif (T[i + v:i + v + len(nxt)] == nxt or not nxt) and i + v <= len(T):
-                    # tshark has the bytes the tape says were never seen:
-                    # fine only if tapedeck's decoder rejected their frames.
-                    parts = pieces_of(T[i:i + v], ctx.dfr)
+                # tshark has bytes where the tape says none were captured:
+                # fine if tapedeck's decoder rejected their frames, or if
+                # they were captured only after an ACK had proved them sent
+                # (tapedeck declared the gap at once and drops late bytes).
+                lost = T[i:i + v]
+                ok = len(lost) == v and (not nxt or T[i + v:i + v + len(nxt)] == nxt)
+                if ok:
+                    parts = pieces_of(lost, ctx.dfr)
                     nums = [f.num for f in parts] if parts else []
                     if parts and ctx.rejected(nums) == set(nums):
                         reasons.add("rejected-frame")
-                        i += v
+                    elif any(late_after_ack(s, v, ctx) for s in locate(lost, ctx)):
+                        reasons.add("late-bytes-tape-gap")
                     else:
                         return "unexplained", reasons, (
                             "the tape has a gap of %d bytes at stream offset %d where tshark has bytes "
-                            "(tshark offset %d): tshark %s" % (v, off, i, hexctx(T, i)))
+                            "(tshark offset %d): tshark %s" % (v, j + gapped, i, ctx_t(i)))
+                    i += v
                 else:
                     return "unexplained", reasons, (
-                        "after the gap of %d bytes at stream offset %d the streams differ "
-                        "(tshark offset %d): tshark %s, tape %s" % (v, off, i, hexctx(T, i), hexctx(seen + nxt, len(seen))))
-            off += v
+                        "around the gap of %d bytes at stream offset %d the streams differ (tshark offset "
+                        "%d): tshark %s, tape %s" % (v, j + gapped, i, ctx_t(i), ctx_d(j)))
+            gapped += v
             continue
-        # data: compare byte by byte; a differing byte is fine where tapedeck
-        # noted a conflicting retransmission (it keeps the first copy).
-        n = 0
-        while n < len(v):
-            if i + n >= len(T):
+        if j == len(tape):
+            break
+        lim = gaps[gi][0] if gi < len(gaps) else len(tape)
+        while j < lim:
+            # whole blocks first, then byte by byte
+            blk = min(4096, lim - j)
+            if T[i:i + blk] == tape[j:j + blk]:
+                i += blk
+                j += blk
+                continue
+            if i >= len(T):
                 return "unexplained", reasons, (
                     "tshark's stream ends at offset %d; the tape has %d more bytes from stream offset %d: "
-                    "tape %s" % (len(T), len(v) - n + sum(len(b) for kk, b in items[k + 1:] if kk == "data"),
-                                 off + n, hexctx(seen + v, len(seen) + n)))
-            if T[i + n] != v[n]:
-                if not covered(conn.conflicts[d], off + n):
-                    return "unexplained", reasons, (
-                        "first difference at stream offset %d (tshark offset %d): tshark %s, tape %s"
-                        % (off + n, i + n, hexctx(T, i + n), hexctx(seen + v, len(seen) + n)))
+                    "tape %s" % (len(T), len(tape) - j, j + gapped, ctx_d(j)))
+            if T[i] == tape[j]:
+                i += 1
+                j += 1
+                continue
+            if covered(conn.conflicts[d], j + gapped):
+                # tapedeck kept the first copy, tshark another one.
                 reasons.add("conflict")
-            n += 1
-        i += len(v)
-        off += len(v)
-        seen += v
+                i += 1
+                j += 1
+                continue
+            m = MISSING.match(T, i)
+            if m:
+                # tshark gave up on bytes the tape has: where does it resume?
+                after = T[m.end():m.end() + 32]
+                k = tape.find(after, j) if after else len(tape)
+                if k < 0 or k > lim:
+                    return "unexplained", reasons, (
+                        "tshark marks bytes missing at stream offset %d (tshark offset %d) and never "
+                        "resumes on the tape's bytes: tshark %s, tape %s" % (j + gapped, i, ctx_t(i), ctx_d(j)))
+                skipped = tape[j:k]
+                if not skipped or not any(late_after_ack(s, len(skipped), ctx) for s in locate(skipped, ctx)):
+                    return "unexplained", reasons, (
+                        "tshark marks %d bytes missing at stream offset %d (tshark offset %d) that the tape "
+                        "has: tshark %s, tape %s" % (len(skipped), j + gapped, i, ctx_t(i), ctx_d(j)))
+                reasons.add("late-bytes-tshark-marker")
+                i = m.end()
+                j = k
+                continue
+            return "unexplained", reasons, (
+                "first difference at stream offset %d (tshark offset %d): tshark %s, tape %s"
+                % (j + gapped, i, ctx_t(i), ctx_d(j)))
     if i == len(T):
         return ("explained" if reasons else "identical"), reasons, ""
     r = explain_tail(T[i:], ctx)
@@ -431,7 +527,7 @@ def compare_dir(T, ctx):
         return "explained", reasons, ""
     return "unexplained", reasons, (
         "tshark has %d more bytes after stream offset %d, where the tape ends%s: tshark %s"
-        % (len(T) - i, off, " with a fin" if conn.fin[d] else "", hexctx(T, i)))
+        % (len(T) - i, j + gapped, " with a fin" if conn.fin[d] else "", ctx_t(i)))
 
 
 # ---- pairing streams with connections ---------------------------------------------------
@@ -543,8 +639,8 @@ def main():
                 print("STREAM %s - conn %d unexplained: %d bytes on %s <-> %s, where tshark has no stream"
                       % (name, c.id, nbytes, fmt_ep(c.ep[0]), fmt_ep(c.ep[1])))
                 counts["unexplained"] += 1
-    print("SUMMARY %s %d %d %d %d %d %s%s" % (
-        name, pairs, sum(counts.values()), counts["identical"], counts["explained"], counts["unexplained"],
+    print("SUMMARY %s %d %d %d %d %d %d %s%s" % (
+        name, len(frames), pairs, sum(counts.values()), counts["identical"], counts["explained"], counts["unexplained"],
         ",".join("%s=%d" % kv for kv in sorted(reasons_all.items())) or "-",
         " capped=%d" % o.max_streams if capped else ""))
     return 1 if counts["unexplained"] else 0
