@@ -29,8 +29,6 @@
 static const char tsp_magic[] = "# ts_proxy recording v1";
 #define TSP_MAGIC_LEN (sizeof tsp_magic - 1)
 #define TSP_CONN 1u
-#define TSP_QUOTE_MAX 40
-#define QBUF (TSP_QUOTE_MAX * 4 + 8)
 
 /* Yes only for the whole magic line and its newline. */
 static int tsp_probe(const uint8_t *buf, size_t n)
@@ -54,34 +52,6 @@ struct tsp_rstate {
 	size_t cap;
 };
 
-/* Printable ASCII as is, '"' and '\' escaped, other bytes as \xHH; cut at
- * TSP_QUOTE_MAX source bytes with "...". */
-static const char *quote(char *buf, size_t size, const char *s, size_t n)
-{
-	static const char hexd[] = "0123456789abcdef";
-	size_t o = 0, lim = n > TSP_QUOTE_MAX ? TSP_QUOTE_MAX : n;
-
-	for (size_t i = 0; i < lim && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			buf[o++] = (char)c;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hexd[c >> 4];
-			buf[o++] = hexd[c & 0xf];
-		}
-	}
-	if (lim < n && o + 4 <= size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 /* Next line without its "\n" or "\r\n": 1, 0 at the end (an unterminated
  * last line is dropped and reported), or an error recorded on r. */
@@ -113,7 +83,7 @@ static int tsp_read_open(struct tape_reader *r)
 	struct tsp_rstate *st;
 	const char *line;
 	size_t len;
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 	int rc;
 
 	st = calloc(1, sizeof *st);
@@ -133,7 +103,7 @@ static int tsp_read_open(struct tape_reader *r)
 	if (len != TSP_MAGIC_LEN || memcmp(line, tsp_magic, len) != 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, 1,
 				       "not a ts_proxy recording: first line \"%s\", expected \"%s\"",
-				       quote(q, sizeof q, line, len), tsp_magic);
+				       tape__quote(q, sizeof q, line, len), tsp_magic);
 	rc = tape_meta_set(r->meta, "source", "ts_proxy recording");
 	if (rc)
 		return tape__rerr(r, rc, "cannot set metadata: %s", tape_strerror(rc));
@@ -149,7 +119,7 @@ static int parse_line(struct tape_reader *r, struct tsp_rstate *st, const char *
 	size_t tn, dn, hn;
 	uint64_t us = 0;
 	long bad;
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 
 	if (n == 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
@@ -178,7 +148,7 @@ static int parse_line(struct tape_reader *r, struct tsp_rstate *st, const char *
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 					       "invalid time \"%s\" in column 1: expected whole "
 					       "microseconds",
-					       quote(q, sizeof q, s, tn));
+					       tape__quote(q, sizeof q, s, tn));
 		if (us <= max_us)
 			us = us * 10 + (uint64_t)(s[i] - '0');
 	}
@@ -186,11 +156,11 @@ static int parse_line(struct tape_reader *r, struct tsp_rstate *st, const char *
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "time \"%s\" in column 1 is beyond the largest tape time "
 				       "(%" PRIu64 " us)",
-				       quote(q, sizeof q, s, tn), max_us);
+				       tape__quote(q, sizeof q, s, tn), max_us);
 	if (tape_dir_parse(t1 + 1, dn, &ev->dir) != 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "invalid direction \"%s\" in column 2: expected c2s or s2c",
-				       quote(q, sizeof q, t1 + 1, dn));
+				       tape__quote(q, sizeof q, t1 + 1, dn));
 	if (hn == 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "empty payload in column 3: a zero-length frame cannot be a tape "
@@ -217,7 +187,7 @@ static int parse_line(struct tape_reader *r, struct tsp_rstate *st, const char *
 	if (bad < 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "non-hex character '%s' at column 3 position %ld",
-				       quote(q, sizeof q, hex - bad - 1, 1), -bad);
+				       tape__quote(q, sizeof q, hex - bad - 1, 1), -bad);
 	ev->kind = TAPE_EV_DATA;
 	ev->time_ns = us * 1000;
 	ev->conn = TSP_CONN;

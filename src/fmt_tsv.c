@@ -35,7 +35,6 @@ static const char tsv_magic[] = "# tapedeck tsv v1";
 /* Most columns any event has (open with flags); more are counted only. */
 #define TSV_MAX_FIELDS 6
 /* Source bytes quoted in a message before it is cut with "...". */
-#define TSV_QUOTE_MAX 40
 
 /* ---- probing ------------------------------------------------------------ */
 
@@ -77,36 +76,7 @@ struct field {
 	size_t n;
 };
 
-/* Renders s[0..n) for a message: printable ASCII as is, '"' and '\' with a
- * backslash, other bytes as \xHH; long input is cut and marked "...". */
-static const char *quote(char *buf, size_t size, const char *s, size_t n)
-{
-	static const char hexd[] = "0123456789abcdef";
-	size_t o = 0, lim = n > TSV_QUOTE_MAX ? TSV_QUOTE_MAX : n;
 
-	for (size_t i = 0; i < lim && o + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '"' || c == '\\') {
-			buf[o++] = '\\';
-			buf[o++] = (char)c;
-		} else if (c >= 0x20 && c < 0x7f) {
-			buf[o++] = (char)c;
-		} else {
-			buf[o++] = '\\';
-			buf[o++] = 'x';
-			buf[o++] = hexd[c >> 4];
-			buf[o++] = hexd[c & 0xf];
-		}
-	}
-	if (lim < n && o + 4 <= size) {
-		memcpy(buf + o, "...", 3);
-		o += 3;
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
-#define QBUF (TSV_QUOTE_MAX * 4 + 8)
 
 /* Decimal uint64 without sign: 0, or -1 empty, -2 not a digit, -3 overflow. */
 static int parse_u64(const char *s, size_t n, uint64_t *out)
@@ -208,11 +178,11 @@ static long decode_text(struct tape_reader *r, struct tsv_rstate *st, const char
 	if (got < 0) {
 		size_t at = (size_t)(-1 - got);
 		size_t left = n - at > 4 ? 4 : n - at;
-		char q[QBUF];
+		char q[TAPE__QUOTE_BUF];
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "bad escape \"%s\" in %s at position %zu (known: \\\\ \\t \\n "
 				       "\\r \\xHH)",
-				       quote(q, sizeof q, s + at, left), what, at + 1);
+				       tape__quote(q, sizeof q, s + at, left), what, at + 1);
 	}
 	if ((size_t)got > limit)
 		return tape__rerr_line(r, TAPE_ELIMIT, st->line,
@@ -224,7 +194,7 @@ static long decode_text(struct tape_reader *r, struct tsv_rstate *st, const char
 /* "# KEY: VALUE" into r->meta; "start" sets the start time. */
 static int parse_meta(struct tape_reader *r, struct tsv_rstate *st, const char *s, size_t n)
 {
-	char key[TAPE_MAX_META_KEY + 1], q[QBUF], what[TAPE_MAX_META_KEY + 32];
+	char key[TAPE_MAX_META_KEY + 1], q[TAPE__QUOTE_BUF], what[TAPE_MAX_META_KEY + 32];
 	const char *v;
 	size_t k = 2, vn;
 	long got;
@@ -233,7 +203,7 @@ static int parse_meta(struct tape_reader *r, struct tsv_rstate *st, const char *
 	if (n < 2 || s[1] != ' ')
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "malformed metadata line \"%s\": expected \"# KEY: VALUE\"",
-				       quote(q, sizeof q, s, n));
+				       tape__quote(q, sizeof q, s, n));
 	while (k < n && ((s[k] >= 'a' && s[k] <= 'z') || (s[k] >= 'A' && s[k] <= 'Z') ||
 			 (s[k] >= '0' && s[k] <= '9') || s[k] == '_' || s[k] == '.' || s[k] == '-'))
 		k++;
@@ -241,11 +211,11 @@ static int parse_meta(struct tape_reader *r, struct tsv_rstate *st, const char *
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "malformed metadata line \"%s\": expected \"# KEY: VALUE\" with "
 				       "KEY of letters, digits, '_', '.', '-'",
-				       quote(q, sizeof q, s, n));
+				       tape__quote(q, sizeof q, s, n));
 	if (k - 2 > TAPE_MAX_META_KEY)
 		return tape__rerr_line(r, TAPE_ELIMIT, st->line,
 				       "metadata key \"%s\" is longer than %u bytes",
-				       quote(q, sizeof q, s + 2, k - 2), TAPE_MAX_META_KEY);
+				       tape__quote(q, sizeof q, s + 2, k - 2), TAPE_MAX_META_KEY);
 	memcpy(key, s + 2, k - 2);
 	key[k - 2] = '\0';
 	v = s + k + 2;
@@ -259,7 +229,7 @@ static int parse_meta(struct tape_reader *r, struct tsv_rstate *st, const char *
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 					       "invalid start time \"%s\" (expected RFC 3339 like "
 					       "2026-11-21T10:00:00.000000000Z)",
-					       quote(q, sizeof q, v, vn));
+					       tape__quote(q, sizeof q, v, vn));
 		tape_meta_set_start(r->meta, start);
 		st->have_start = 1;
 		return 0;
@@ -322,13 +292,13 @@ static int tsv_read_open(struct tape_reader *r)
 		return tape__rerr_line(r, TAPE_ETRUNC, 1, "incomplete header line (no newline)");
 	}
 	if (len != TSV_MAGIC_LEN || memcmp(line, tsv_magic, len) != 0) {
-		char q[QBUF];
+		char q[TAPE__QUOTE_BUF];
 		if (is_other_version(line, len))
 			return tape__rerr_line(r, TAPE_EVERSION, 1,
 					       "unsupported tsv version \"%s\" (this library reads v1)",
-					       quote(q, sizeof q, line + 15, len - 15));
+					       tape__quote(q, sizeof q, line + 15, len - 15));
 		return tape__rerr_line(r, TAPE_EFORMAT, 1, "not a tapedeck tsv file: first line \"%s\", "
-				       "expected \"%s\"", quote(q, sizeof q, line, len), tsv_magic);
+				       "expected \"%s\"", tape__quote(q, sizeof q, line, len), tsv_magic);
 	}
 
 	/* Metadata lines run until the first line not starting with '#'; peek
@@ -355,7 +325,7 @@ static int parse_time(struct tape_reader *r, struct tsv_rstate *st, struct field
 	const uint64_t max_us = TAPE_MAX_TIME / 1000;
 	uint64_t us = 0, frac = 0;
 	size_t i = 0, fd = 0;
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 
 	if (f.n == 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line, "empty time in column 1");
@@ -373,12 +343,12 @@ static int parse_time(struct tape_reader *r, struct tsv_rstate *st, struct field
 			if (fd == 0)
 				return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 						       "time \"%s\" in column 1 has an empty fraction",
-						       quote(q, sizeof q, f.p, f.n));
+						       tape__quote(q, sizeof q, f.p, f.n));
 			if (fd > 3)
 				return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 						       "time \"%s\" in column 1 has %zu fraction digits; "
 						       "at most 3 (nanoseconds)",
-						       quote(q, sizeof q, f.p, f.n), fd);
+						       tape__quote(q, sizeof q, f.p, f.n), fd);
 			for (size_t k = i + 1; k < j; k++)
 				frac = frac * 10 + (uint64_t)(f.p[k] - '0');
 			for (size_t k = fd; k < 3; k++)
@@ -390,12 +360,12 @@ static int parse_time(struct tape_reader *r, struct tsv_rstate *st, struct field
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "invalid time \"%s\" in column 1: expected microseconds like 12 or "
 				       "12.500",
-				       quote(q, sizeof q, f.p, f.n));
+				       tape__quote(q, sizeof q, f.p, f.n));
 	if (us > max_us || us * 1000 + frac > TAPE_MAX_TIME)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "time \"%s\" in column 1 is beyond the largest tape time "
 				       "(%" PRIu64 ".%03u us)",
-				       quote(q, sizeof q, f.p, f.n), max_us, (unsigned)(TAPE_MAX_TIME % 1000));
+				       tape__quote(q, sizeof q, f.p, f.n), max_us, (unsigned)(TAPE_MAX_TIME % 1000));
 	*out = us * 1000 + frac;
 	return 0;
 }
@@ -404,7 +374,7 @@ static int parse_time(struct tape_reader *r, struct tsv_rstate *st, struct field
 static int parse_num(struct tape_reader *r, struct tsv_rstate *st, struct field f, int col,
 		     const char *what, uint64_t *out)
 {
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 
 	switch (parse_u64(f.p, f.n, out)) {
 	case 0:
@@ -413,36 +383,36 @@ static int parse_num(struct tape_reader *r, struct tsv_rstate *st, struct field 
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line, "empty %s in column %d", what, col);
 	case -3:
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line, "%s \"%s\" in column %d does not fit "
-				       "in 64 bits", what, quote(q, sizeof q, f.p, f.n), col);
+				       "in 64 bits", what, tape__quote(q, sizeof q, f.p, f.n), col);
 	default:
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "invalid %s \"%s\" in column %d: expected decimal digits", what,
-				       quote(q, sizeof q, f.p, f.n), col);
+				       tape__quote(q, sizeof q, f.p, f.n), col);
 	}
 }
 
 static int parse_dir(struct tape_reader *r, struct tsv_rstate *st, struct field f, int col,
 		     enum tape_dir *out)
 {
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 
 	if (tape_dir_parse(f.p, f.n, out) != 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "invalid direction \"%s\" in column %d: expected c2s or s2c",
-				       quote(q, sizeof q, f.p, f.n), col);
+				       tape__quote(q, sizeof q, f.p, f.n), col);
 	return 0;
 }
 
 static int parse_endpoint(struct tape_reader *r, struct tsv_rstate *st, struct field f, int col,
 			  const char *what, struct tape_endpoint *out)
 {
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 
 	if (tape_endpoint_parse(f.p, f.n, out) != 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "invalid %s endpoint \"%s\" in column %d: expected 192.0.2.1:80 or "
 				       "[2001:db8::1]:80",
-				       what, quote(q, sizeof q, f.p, f.n), col);
+				       what, tape__quote(q, sizeof q, f.p, f.n), col);
 	return 0;
 }
 
@@ -452,7 +422,7 @@ static int parse_flags(struct tape_reader *r, struct tsv_rstate *st, struct fiel
 {
 	uint32_t seen = 0, bit;
 	size_t i = 0;
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 
 	if (f.n == 0)
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
@@ -470,11 +440,11 @@ static int parse_flags(struct tape_reader *r, struct tsv_rstate *st, struct fiel
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 					       "unknown flag \"%s\" in column %d (known: midstream, "
 					       "inferred, reused)",
-					       quote(q, sizeof q, f.p + i, j - i), col);
+					       tape__quote(q, sizeof q, f.p + i, j - i), col);
 		if (seen & bit)
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 					       "flag \"%s\" repeated in column %d",
-					       quote(q, sizeof q, f.p + i, j - i), col);
+					       tape__quote(q, sizeof q, f.p + i, j - i), col);
 		seen |= bit;
 		i = j + 1;
 	}
@@ -505,11 +475,11 @@ static int parse_hex(struct tape_reader *r, struct tsv_rstate *st, struct field 
 		return tape__rerr_line(r, rc, st->line, "out of memory for a %zu-byte payload", f.n / 2);
 	bad = tape__hex_decode(st->buf, f.p, f.n / 2);
 	if (bad < 0) {
-		char q[QBUF];
+		char q[TAPE__QUOTE_BUF];
 		size_t at = (size_t)-bad;
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 				       "non-hex character '%s' at column %d position %zu",
-				       quote(q, sizeof q, f.p + at - 1, 1), col, at);
+				       tape__quote(q, sizeof q, f.p + at - 1, 1), col, at);
 	}
 	*len = f.n / 2;
 	return 0;
@@ -520,7 +490,7 @@ static int parse_event(struct tape_reader *r, struct tsv_rstate *st, const char 
 {
 	struct field f[TSV_MAX_FIELDS];
 	size_t nf = 0, start = 0, e;
-	char q[QBUF];
+	char q[TAPE__QUOTE_BUF];
 	int rc;
 
 	if (n == 0)
@@ -555,7 +525,7 @@ static int parse_event(struct tape_reader *r, struct tsv_rstate *st, const char 
 		if (f[2].n == 0)
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line, "empty event name in column 3");
 		return tape__rerr_line(r, TAPE_EFORMAT, st->line, "unknown event \"%s\"",
-				       quote(q, sizeof q, f[2].p, f[2].n));
+				       tape__quote(q, sizeof q, f[2].p, f[2].n));
 	}
 	if (nf < (size_t)ev_table[e].min_fields || nf > (size_t)ev_table[e].max_fields) {
 		if (ev_table[e].min_fields != ev_table[e].max_fields)
@@ -602,7 +572,7 @@ static int parse_event(struct tape_reader *r, struct tsv_rstate *st, const char 
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 					       "unknown close reason \"%s\" in column 4 (known: fin, rst, "
 					       "timeout, end, evicted, error, aborted)",
-					       quote(q, sizeof q, f[3].p, f[3].n));
+					       tape__quote(q, sizeof q, f[3].p, f[3].n));
 		break;
 	case EV_NOTE: {
 		long got = decode_text(r, st, "note text in column 4", f[3].p, f[3].n,

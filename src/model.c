@@ -420,3 +420,30 @@ long tape__unescape(uint8_t *dst, const char *src, size_t n)
 	}
 	return (long)o;
 }
+
+const char *tape__quote(char *buf, size_t size, const char *s, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t o = 0, lim = n > TAPE__QUOTE_MAX ? TAPE__QUOTE_MAX : n;
+
+	for (size_t i = 0; i < lim && o + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = (char)c;
+		} else if (c >= 0x20 && c < 0x7f) {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hexd[c >> 4];
+			buf[o++] = hexd[c & 0xf];
+		}
+	}
+	if (lim < n && o + 4 <= size) {
+		memcpy(buf + o, "...", 3);
+		o += 3;
+	}
+	buf[o] = '\0';
+	return buf;
+}

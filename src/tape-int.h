@@ -193,6 +193,13 @@ void tape__reader_dropped(struct tape_reader *r, uint64_t bytes, const char *fmt
  * for n bytes) and returns the length or -1 - index of the bad escape. */
 size_t tape__escape(char *dst, const uint8_t *src, size_t n);
 long tape__unescape(uint8_t *dst, const char *src, size_t n);
+/* Renders s[0..n) for an error message: printable ASCII as is, '"' and
+ * '\\' with a backslash, other bytes as \xHH; input past TAPE__QUOTE_MAX
+ * bytes is cut and marked "...".  buf needs TAPE__QUOTE_MAX * 4 + 8 bytes
+ * to hold the longest rendering; returns buf. */
+#define TAPE__QUOTE_MAX 40u
+#define TAPE__QUOTE_BUF (TAPE__QUOTE_MAX * 4 + 8)
+const char *tape__quote(char *buf, size_t size, const char *s, size_t n);
 /* Monotonic milliseconds. */
 uint64_t tape__now_ms(void);
 
