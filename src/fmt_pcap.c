@@ -215,9 +215,12 @@ static int write_open_ng(struct tape_writer *w, int ng)
 	so.mss = w->opts.mss;
 	so.linktype = 1;
 	rc = tape__pcapout_open(&s->po, &w->out, ng, 1, 262144);
-	if (rc == 0)
-		rc = tape__synth_new(&s->syn, &so, on_frame, s);
-	return rc;
+	if (rc)
+		return tape__werr(w, rc, "%s", s->po ? tape__pcapout_error(s->po) : tape_strerror(rc));
+	rc = tape__synth_new(&s->syn, &so, on_frame, s);
+	if (rc)
+		return tape__werr(w, rc, "%s", tape_strerror(rc));
+	return 0;
 }
 
 static int write_open_pcap(struct tape_writer *w)
@@ -238,7 +241,16 @@ static int write_event(struct tape_writer *w, const struct tape_event *ev)
 		w->dropped++; /* packets have no place for notes */
 		return 0;
 	}
-	return tape__synth_event(s->syn, tape_meta_start(w->meta), ev);
+	int rc = tape__synth_event(s->syn, tape_meta_start(w->meta), ev);
+	if (rc) {
+		const char *why = tape__synth_error(s->syn);
+		if (!why || !*why)
+			why = tape__pcapout_error(s->po);
+		return tape__werr(w, rc, "connection %llu, %s event at %llu ns: %s",
+				  (unsigned long long)ev->conn, tape_event_kind_name(ev->kind),
+				  (unsigned long long)ev->time_ns, why && *why ? why : tape_strerror(rc));
+	}
+	return 0;
 }
 
 static void write_free(struct tape_writer *w)
