@@ -405,6 +405,14 @@ static enum res ipv4(struct tape__decoder *d, struct cur *c, uint64_t ts_ns, str
 		return RES_MALFORMED;
 	hl = (uint32_t)(p[0] & 0x0fu) * 4;
 	total = be16(p + 2);
+	/* Captured on a host whose NIC segments TCP (TSO/GSO), a large
+	 * outgoing datagram has Total Length 0: the stack left it to the
+	 * hardware.  Take the length from the frame, as tshark does, rather
+	 * than lose the bytes; counted so the user can see it happened. */
+	if (total == 0 && hl >= 20 && !(be16(p + 6) & 0x3fffu) && c->wire >= hl) {
+		total = c->wire;
+		d->st.ip_len_zero++;
+	}
 	if (hl < 20 || total < hl || total > c->wire)
 		return RES_MALFORMED;
 	if (hl > c->avail)

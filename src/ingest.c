@@ -37,7 +37,12 @@ struct tape__ingest {
 	uint64_t (*pos)(void *);
 	void *pos_ctx;
 	uint64_t good_pos; /* input position after the last complete packet */
+	uint64_t npackets; /* packets read, for opts.max_packets */
 	int started, finished;
+	int live;
+	/* pcap_stats() totals, widened from libpcap's wrapping 32-bit counters */
+	uint64_t kernel_drops, if_drops;
+	unsigned last_drop, last_ifdrop;
 	char truncated[256];
 
 	struct qev *q;
@@ -138,9 +143,12 @@ static int read_packet(struct tape__ingest *g, struct pcap_pkthdr **h, const u_c
 		*data = g->first_data;
 		return 1;
 	}
+	if (g->opts.max_packets && g->npackets >= g->opts.max_packets)
+		return 0;
 	for (;;) {
 		int rc = pcap_next_ex(g->p, h, data);
 		if (rc == 1) {
+			g->npackets++;
 			if (g->pos)
 				g->good_pos = g->pos(g->pos_ctx);
 			return 1;
@@ -149,6 +157,10 @@ static int read_packet(struct tape__ingest *g, struct pcap_pkthdr **h, const u_c
 			return 2;
 		if (rc == PCAP_ERROR_BREAK)
 			return 0;
+		if (g->live) { /* the interface went away, the socket failed ... */
+			snprintf(g->err, g->errlen, "%s", pcap_geterr(g->p));
+			return -EIO;
+		}
 		/* A capture whose writer was killed ends inside a record: keep
 		 * everything before it, like a tape's truncated tail. */
 		const char *msg = pcap_geterr(g->p);
@@ -189,9 +201,11 @@ static int finish(struct tape__ingest *g)
 	rc = tape__reasm_finish(g->ra, g->last_pkt_ns > g->start_ns ? g->last_pkt_ns : g->start_ns);
 	if (rc == 0 && g->opts.stats_note) {
 		struct tape_capture_stats st;
-		char text[512];
+		char text[768];
 		struct tape_event ev;
 
+		if (g->live)
+			tape__ingest_drops(g); /* the final counts; a failure keeps the last ones */
 		tape__ingest_stats(g, &st);
 		int n = snprintf(text, sizeof text,
 				 "capture statistics: packets %llu, bytes %llu, tcp segments %llu, "
@@ -204,6 +218,12 @@ static int finish(struct tape__ingest *g)
 				 (unsigned long long)st.conns, (unsigned long long)st.gaps,
 				 (unsigned long long)st.gap_bytes, (unsigned long long)st.conflicts,
 				 (unsigned long long)st.after_fin_bytes, (unsigned long long)st.dropped_bytes);
+		if (g->live && n > 0 && (size_t)n < sizeof text)
+			n += snprintf(text + n, sizeof text - (size_t)n,
+				      ", kernel drops %llu packets, interface drops %llu packets",
+				      (unsigned long long)st.kernel_drops, (unsigned long long)st.if_drops);
+		if (n >= (int)sizeof text)
+			n = (int)sizeof text - 1;
 		memset(&ev, 0, sizeof ev);
 		ev.kind = TAPE_EV_NOTE;
 		ev.conn = 0;
@@ -306,6 +326,7 @@ void tape__ingest_stats(const struct tape__ingest *g, struct tape_capture_stats 
 	st->fragments = d->fragments;
 	st->reassembled = d->reassembled;
 	st->frag_dropped = d->frag_dropped;
+	st->ip_len_zero = d->ip_len_zero;
 	st->conns = r->conns;
 	st->midstream = r->midstream;
 	st->gaps = r->gaps;
@@ -319,6 +340,43 @@ void tape__ingest_stats(const struct tape__ingest *g, struct tape_capture_stats 
 	st->ignored_segments = r->ignored_segments;
 	st->dropped_bytes = r->dropped_bytes;
 	st->unverified_bytes = r->unverified_bytes;
+	st->kernel_drops = g->kernel_drops;
+	st->if_drops = g->if_drops;
+}
+
+void tape__ingest_set_live(struct tape__ingest *g, uint64_t start_ns)
+{
+	g->live = 1;
+	g->started = 1;
+	g->start_ns = start_ns;
+}
+
+int tape__ingest_tick(struct tape__ingest *g, uint64_t now_ns)
+{
+	int rc;
+
+	if (g->finished || !g->started)
+		return 0;
+	rc = tape__reasm_tick(g->ra, now_ns);
+	if (rc < 0)
+		snprintf(g->err, g->errlen, "%s", tape_strerror(rc));
+	return rc;
+}
+
+int tape__ingest_drops(struct tape__ingest *g)
+{
+	struct pcap_stat ps;
+
+	if (pcap_stats(g->p, &ps) != 0) {
+		snprintf(g->err, g->errlen, "cannot read the capture's statistics: %s", pcap_geterr(g->p));
+		return -EIO;
+	}
+	/* Unsigned subtraction gives the increase across a wrap as well. */
+	g->kernel_drops += (unsigned)(ps.ps_drop - g->last_drop);
+	g->if_drops += (unsigned)(ps.ps_ifdrop - g->last_ifdrop);
+	g->last_drop = ps.ps_drop;
+	g->last_ifdrop = ps.ps_ifdrop;
+	return 0;
 }
 
 void tape__ingest_free(struct tape__ingest *g)

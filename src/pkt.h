@@ -54,6 +54,7 @@ struct tape__decode_stats {
 	uint64_t fragments;        /* IPv4/IPv6 fragments seen */
 	uint64_t reassembled;      /* datagrams rebuilt from fragments */
 	uint64_t frag_dropped;     /* fragments given up (timeout, caps, overlap conflicts) */
+	uint64_t ip_len_zero;      /* IPv4 Total Length 0 (segmentation offload): frame length used */
 };
 
 struct tape__decoder;

@@ -507,6 +507,27 @@ static void test_decode_non_tcp(void)
 
 /* ---- IPv4 ---------------------------------------------------------------------- */
 
+/* Total Length 0 (a capture taken before segmentation offload): the frame
+ * gives the length; a fragment with Total Length 0 stays malformed. */
+static void test_decode_ipv4_len_zero(void)
+{
+	struct tape__decoder *d = mk(1);
+	struct tape__seg seg;
+	uint8_t f[sizeof eth_ipv4_tcp];
+
+	memcpy(f, eth_ipv4_tcp, sizeof f);
+	f[ETH_HDR + 2] = 0;
+	f[ETH_HDR + 3] = 0;
+	CU_ASSERT_EQUAL(run1(d, 7, f, sizeof f, &seg), 1);
+	check_v4_seg(&seg, 7);
+	CU_ASSERT_EQUAL(tape__decoder_stats(d)->ip_len_zero, 1);
+	f[ETH_HDR + 6] = 0x20; /* MF: a fragment must say how long it is */
+	CU_ASSERT_EQUAL(run1(d, 8, f, sizeof f, &seg), 0);
+	STATS(d, .packets = 2, .tcp = 1, .malformed = 1);
+	CU_ASSERT_EQUAL(tape__decoder_stats(d)->ip_len_zero, 1);
+	tape__decoder_free(d);
+}
+
 static void test_decode_ipv4_options(void)
 {
 	struct tape__decoder *d = mk(101);
@@ -1638,6 +1659,7 @@ static const struct unit_test tests[] = {
 	{"test_decode_unsupported_linktype", test_decode_unsupported_linktype},
 	{"test_decode_non_tcp", test_decode_non_tcp},
 	{"test_decode_ipv4_options", test_decode_ipv4_options},
+	{"test_decode_ipv4_len_zero", test_decode_ipv4_len_zero},
 	{"test_decode_ipv4_bad_header", test_decode_ipv4_bad_header},
 	{"test_decode_ipv6_ext_chain", test_decode_ipv6_ext_chain},
 	{"test_decode_ipv6_ext_errors", test_decode_ipv6_ext_errors},

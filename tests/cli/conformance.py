@@ -13,13 +13,24 @@ reused 4-tuple into several streams).
 
 Every (stream, direction) is one of
   identical   the same bytes;
-  explained   different, and the difference is one of the defined cases
-              (doc/conformance.md): a `gap` where tshark omits the bytes or
-              writes its "[N bytes missing in capture file]" marker, bytes
-              after the sender's FIN or after a RST (tapedeck ends the stream
-              there, tshark's follow ignores FIN and RST), a conflicting
-              retransmission tapedeck noted (first copy wins), the data
-              tshark never delivers after a hole it never filled;
+  explained   different, and the difference is one of the defined cases of
+              doc/conformance.md, each checked against the captured segments
+              (tshark -T fields), not just assumed:
+                gap-marked, gap-omitted     a tape `gap` where tshark writes its
+                    "[N bytes missing in capture file]" marker, or nothing
+                    (no captured segment holds those bytes);
+                after-unfilled-hole         tshark prints nothing after a hole
+                    it never filled, the tape a gap and the rest;
+                after-fin, after-rst        tshark's bytes beyond the sender's
+                    FIN, or captured after a RST (tapedeck stops there);
+                conflict                    tapedeck noted a conflicting
+                    retransmission there and kept the first copy;
+                start-point                 the two start a direction at
+                    different sequence numbers (no SYN seen);
+                late-bytes-tape-gap, late-bytes-tshark-marker   bytes captured
+                    only after an ACK covering them: one side had given up;
+                rejected-frame              frames tapedeck's decoder rejects
+                    (IPv4 Total Length 0, as with TSO) and tshark takes;
   unexplained anything else, printed with the first differing offset and the
               bytes around it on both sides.
 
@@ -27,8 +38,9 @@ One line per direction compared goes to standard output ("STREAM ..."), then
 "SUMMARY NAME TSHARK PAIRS DIRECTIONS IDENTICAL EXPLAINED UNEXPLAINED
 REASONS [capped=N]": TSHARK counts tshark's TCP streams, PAIRS the
 stream/connection pairs compared (streams without payload that tapedeck
-opened no connection for are not), the next four count directions (a stream/connection pairing that fails counts one
-unexplained), REASONS is "class=count,..." or "-".  Exit status: 0 no
+opened no connection for are not), the next four count directions (a
+stream/connection pairing that fails counts one unexplained), REASONS is
+"class=count,..." or "-".  Exit status: 0 no
 unexplained difference, 1 some, 2 usage error, tshark failed or the tape
 disagrees with `tapedeck describe`, 3 tshark too old (tcp.seq_raw,
 tcp.payload and `-z follow,tcp,raw` are needed: tshark 3.0 or later).
@@ -139,7 +151,10 @@ def tshark_frames(tshark, capture):
     """Every TCP segment tshark dissects: stream, endpoints, seq, flags, payload."""
     fields = ["frame.number", "tcp.stream", "ip.src", "ipv6.src", "tcp.srcport", "ip.dst", "ipv6.dst",
               "tcp.dstport", "tcp.seq_raw", "tcp.ack_raw", "tcp.len", "tcp.flags", "tcp.payload"]
-    args = ["-r", capture, "-n", "-Y", "tcp", "-T", "fields", "-E", "separator=/t", "-E", "occurrence=l"]
+    # ICMP errors quoting a TCP header are left out: tshark files the quoted
+    # header under a stream, but it is no segment of it.
+    args = ["-r", capture, "-n", "-Y", "tcp && !icmp && !icmpv6", "-T", "fields", "-E", "separator=/t",
+            "-E", "occurrence=l"]
     for f in fields:
         args += ["-e", f]
     streams = {}
@@ -372,6 +387,22 @@ def late_after_ack(s, n, ctx):
     return True
 
 
+def uncaptured(s, n, ctx):
+    """No captured payload byte lies in the n sequence numbers from s."""
+    if ctx.map is None:
+        ctx.map = seq_map(ctx.dfr)
+    return all(((s + k) & 0xffffffff) not in ctx.map for k in range(n))
+
+
+def uncaptured_before_fin(n, ctx):
+    """The n sequence numbers just before the sender's FIN hold no captured byte."""
+    fin = next((f for f in ctx.frames if f.src == ctx.src and f.fin), None)
+    if fin is None or ctx.conn.fin[ctx.d] is None:
+        return False
+    fin_seq = (fin.seq + fin.len + (1 if fin.syn else 0)) & 0xffffffff
+    return uncaptured((fin_seq - n) & 0xffffffff, n, ctx)
+
+
 def locate(buf, ctx):
     """The sequence numbers at which the captured bytes are exactly buf."""
     if ctx.map is None:
@@ -445,9 +476,18 @@ def compare_dir(T, ctx):
                     # queued, and prints none of them.
                     reasons.add("after-unfilled-hole")
                     return "explained", reasons, ""
+                # A hole before the FIN, nothing after it: nothing to print.
+                if not uncaptured_before_fin(v, ctx):
+                    return "unexplained", reasons, (
+                        "the tape ends with a gap of %d bytes at stream offset %d that is not a hole "
+                        "before the FIN in the capture" % (v, j + gapped))
                 reasons.add("gap-omitted")
             elif nxt and T[i:i + len(nxt)] == nxt:
-                # tshark skips the bytes silently (a snaplen cut them).
+                # tshark skips the bytes silently: a snaplen cut them.
+                if not any(uncaptured(s - v, v, ctx) for s in locate(nxt, ctx)):
+                    return "unexplained", reasons, (
+                        "the tape has a gap of %d bytes at stream offset %d that tshark skips, but the "
+                        "capture holds some of those bytes: tape %s" % (v, j + gapped, ctx_d(j)))
                 reasons.add("gap-omitted")
             else:
                 # tshark has bytes where the tape says none were captured:
