@@ -14,11 +14,14 @@
  * libpcap reads from a FILE *.  The generic reader has already consumed the
  * first bytes into r->in to probe the format, and the input may be a pipe,
  * so the FILE * is a cookie stream over r->in: no byte is read twice and
- * r->in.off stays the exact position for progress and error messages.  The
- * stream is unbuffered so every position libpcap reaches is exact.
+ * r->in.off counts what the stream consumed (progress).  The stream is
+ * buffered (an unbuffered one makes stdio read byte by byte); the exact
+ * position libpcap has reached, for error messages, is ftell(), which the
+ * cookie's seek answers for the one request it supports: where am I.
  */
 struct pcap_rstate {
-	FILE *fp;
+	FILE *fp;     /* owned until pcap_fopen_offline succeeds */
+	FILE *stream; /* the same stream, borrowed, for ftell() */
 	pcap_t *p;
 	struct tape__ingest *g;
 	char err[PCAP_ERRBUF_SIZE + 256];
@@ -61,14 +64,28 @@ static ssize_t cookie_read(void *ctx, char *buf, size_t size)
 	return (ssize_t)n;
 }
 
+/* Only "where am I" (offset 0 from SEEK_CUR): a capture may be a pipe. */
+static int cookie_seek(void *ctx, off64_t *pos, int whence)
+{
+	struct tape__in *in = ctx;
+
+	if (whence != SEEK_CUR || *pos != 0) {
+		errno = ESPIPE;
+		return -1;
+	}
+	*pos = (off64_t)in->off;
+	return 0;
+}
+
 static uint64_t in_pos(void *ctx)
 {
-	return ((struct tape__in *)ctx)->off;
+	long pos = ftell((FILE *)ctx);
+	return pos < 0 ? 0 : (uint64_t)pos;
 }
 
 static int read_open(struct tape_reader *r)
 {
-	static const cookie_io_functions_t io = {.read = cookie_read};
+	static const cookie_io_functions_t io = {.read = cookie_read, .seek = cookie_seek};
 	const struct tape_capture_opts *opts = r->capture_opts;
 	struct pcap_rstate *s = calloc(1, sizeof *s);
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -81,7 +98,7 @@ static int read_open(struct tape_reader *r)
 	s->fp = fopencookie(&r->in, "r", io);
 	if (!s->fp)
 		return tape__rerr(r, -errno, "%s", strerror(errno));
-	setvbuf(s->fp, NULL, _IONBF, 0);
+	s->stream = s->fp;
 	s->p = pcap_fopen_offline_with_tstamp_precision(s->fp, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	if (!s->p)
 		return tape__rerr_at(r, TAPE_EFORMAT, r->in.off, "%s", errbuf);
@@ -99,7 +116,7 @@ static int read_open(struct tape_reader *r)
 	rc = tape__ingest_new(&s->g, s->p, opts, s->err, sizeof s->err);
 	if (rc)
 		return tape__rerr(r, rc == -ENOMEM ? rc : TAPE_EUNSUP, "%s", s->err);
-	tape__ingest_pos_hook(s->g, in_pos, &r->in);
+	tape__ingest_pos_hook(s->g, in_pos, s->stream);
 	rc = tape__ingest_prime(s->g);
 	if (rc)
 		return tape__rerr_at(r, rc, r->in.off, "%s", s->err);

@@ -311,7 +311,7 @@ static int parse_meta(struct tape_reader *r, struct rd *s)
 	char key[TAPE_MAX_META_KEY + 1], value[TAPE_MAX_META_VALUE + 1];
 	struct cur c;
 	uint64_t start, count, klen, vlen;
-	const uint8_t *kp, *vp;
+	const uint8_t *kp = NULL, *vp = NULL;
 	int rc;
 
 	cur_init(&c, r, s);
@@ -434,8 +434,8 @@ static int decode_event(struct tape_reader *r, struct rd *s, struct tape_event *
 {
 	struct cur c;
 	uint64_t rec_off, delta, v, field_off;
-	const uint8_t *p;
-	uint8_t kind, fam;
+	const uint8_t *p = NULL;
+	uint8_t kind, fam = 0;
 	int rc;
 
 	cur_init(&c, r, s);
