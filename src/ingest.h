@@ -34,6 +34,19 @@ uint64_t tape__ingest_good_pos(const struct tape__ingest *g);
 /* libpcap's message when the capture ended inside a record, else NULL. */
 const char *tape__ingest_truncated(const struct tape__ingest *g);
 void tape__ingest_stats(const struct tape__ingest *g, struct tape_capture_stats *st);
+
+/* ---- live captures ---- */
+/* Marks the handle as reading a live interface that was opened at start_ns
+ * (the tape's start, instead of the first packet's time): its read errors
+ * are -EIO rather than TAPE_EFORMAT, and its statistics carry the kernel's
+ * drop counters. */
+void tape__ingest_set_live(struct tape__ingest *g, uint64_t start_ns);
+/* Advances the reassembler's clock to now_ns (absolute) when no packet
+ * arrives, expiring idle connections; their events are queued. */
+int tape__ingest_tick(struct tape__ingest *g, uint64_t now_ns);
+/* Reads pcap_stats() into 64-bit totals (libpcap's counters are 32 bits
+ * and wrap).  0, or -EIO with err set. */
+int tape__ingest_drops(struct tape__ingest *g);
 void tape__ingest_free(struct tape__ingest *g);
 
 #endif
