@@ -29,6 +29,15 @@
  */
 
 static const char tsv_magic[] = "# tapedeck tsv v1";
+
+/* Every flag and close reason, for messages ("midstream, inferred, ..."),
+ * from the model's tables so they never fall behind: skip the leading ", ". */
+#define KNOWN_FLAG(name, bit, str) ", " str
+#define KNOWN_REASON(name, str) ", " str
+static const char known_flags[] = TAPE_OPEN_FLAG_MAP(KNOWN_FLAG);
+static const char known_reasons[] = TAPE_CLOSE_REASON_MAP(KNOWN_REASON);
+#undef KNOWN_FLAG
+#undef KNOWN_REASON
 #define TSV_MAGIC_LEN (sizeof tsv_magic - 1)
 
 /* Longest line: a full DATA event in hex plus room for the other columns. */
@@ -438,9 +447,8 @@ static int parse_flags(struct tape_reader *r, struct tsv_rstate *st, struct fiel
 					       "empty flag name in column %d position %zu", col, i + 1);
 		if (tape_open_flags_parse(f.p + i, j - i, &bit) != 0)
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
-					       "unknown flag \"%s\" in column %d (known: midstream, "
-					       "inferred, reused)",
-					       tape__quote(q, sizeof q, f.p + i, j - i), col);
+					       "unknown flag \"%s\" in column %d (known: %s)",
+					       tape__quote(q, sizeof q, f.p + i, j - i), col, known_flags + 2);
 		if (seen & bit)
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
 					       "flag \"%s\" repeated in column %d",
@@ -570,9 +578,8 @@ static int parse_event(struct tape_reader *r, struct tsv_rstate *st, const char 
 		ev->kind = TAPE_EV_CLOSE;
 		if (tape_close_reason_parse(f[3].p, f[3].n, &ev->reason) != 0)
 			return tape__rerr_line(r, TAPE_EFORMAT, st->line,
-					       "unknown close reason \"%s\" in column 4 (known: fin, rst, "
-					       "timeout, end, evicted, error, aborted)",
-					       tape__quote(q, sizeof q, f[3].p, f[3].n));
+					       "unknown close reason \"%s\" in column 4 (known: %s)",
+					       tape__quote(q, sizeof q, f[3].p, f[3].n), known_reasons + 2);
 		break;
 	case EV_NOTE: {
 		long got = decode_text(r, st, "note text in column 4", f[3].p, f[3].n,

@@ -12,6 +12,7 @@ const struct tape__format *const tape__formats[] = {
 	&tape__format_tsp,
 	&tape__format_pcap,
 	&tape__format_pcapng,
+	&tape__format_gogetway,
 	NULL,
 };
 

@@ -57,7 +57,7 @@ static int reader_start(struct tape_reader *r, int fd, int own_fd, const char *f
 			}
 		if (!r->fmt)
 			return tape__rerr(r, TAPE_EUNKNOWN,
-					  "offset 0: not a tape (no tape, tsv, ts_proxy, pcap or pcapng header)");
+					  "offset 0: not a tape (no tape, tsv, ts_proxy, pcap, pcapng or gogetway header)");
 	}
 	rc = r->fmt->read_open(r);
 	if (rc < 0)

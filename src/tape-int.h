@@ -17,6 +17,7 @@
 #define TAPE__BLOCK_TARGET (64u << 10) /* .tape: events block payload before a new block */
 #define TAPE__BLOCK_MAX (TAPE_MAX_DATA + 4096u) /* .tape: largest block payload accepted */
 #define TAPE__TEXT_MAX_LINE (2 * (size_t)TAPE_MAX_DATA + 1024) /* .tsv/.tsp: longest line */
+#define TAPE__GOGETWAY_MAX_LINE 512u  /* gogetway: longest "FROM...TO" line */
 
 #if defined(__GNUC__)
 #define TAPE__PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -136,6 +137,7 @@ extern const struct tape__format tape__format_tsv;
 extern const struct tape__format tape__format_tsp;
 extern const struct tape__format tape__format_pcap;
 extern const struct tape__format tape__format_pcapng;
+extern const struct tape__format tape__format_gogetway;
 
 struct tape_reader {
 	const struct tape__format *fmt;

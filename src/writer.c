@@ -162,6 +162,11 @@ int tape_writer_close(struct tape_writer *w)
 	return w->err_code;
 }
 
+uint64_t tape_writer_bytes(const struct tape_writer *w)
+{
+	return w->out.off + w->out.len;
+}
+
 uint64_t tape_writer_dropped(const struct tape_writer *w)
 {
 	return w->dropped;

@@ -410,8 +410,8 @@ static void test_check_open_fields(void)
 	e.server.family = 4;
 	FAILS(&c, e, TAPE_EFORMAT, "open of connection 1 mixes IPv4 and IPv6 endpoints");
 	e = ev_open(0, 1, 4);
-	e.flags = 0x8;
-	FAILS(&c, e, TAPE_EFORMAT, "open of connection 1: unknown flags 0x8");
+	e.flags = 0x10;
+	FAILS(&c, e, TAPE_EFORMAT, "open of connection 1: unknown flags 0x10");
 	e.flags = 0xf0000001u;
 	FAILS(&c, e, TAPE_EFORMAT, "open of connection 1: unknown flags 0xf0000000");
 	/* None of that opened it. */
@@ -502,7 +502,7 @@ static void test_check_close_reason(void)
 	tape__check_init(&c);
 	OK(&c, ev_open(0, 1, 4));
 	FAILS(&c, ev_close(0, 1, TAPE_CLOSE__COUNT), TAPE_EFORMAT,
-	      "close of connection 1: unknown reason 7");
+	      "close of connection 1: unknown reason 8");
 	FAILS(&c, ev_close(0, 1, (enum tape_close_reason)(-1)), TAPE_EFORMAT,
 	      "close of connection 1: unknown reason -1");
 	CU_ASSERT_EQUAL(tape__check_live(&c), 1); /* still open */

@@ -878,12 +878,12 @@ static void test_fmt_tape_hostile_blocks(void)
 		 0x80, 0x80, 0x80, 0x40);
 	expect_error(buf, n, TAPE_EFORMAT, AT(21));
 	expect_error(buf, n, TAPE_EFORMAT, "gap length 281474976710657 over the limit");
-	/* close reason 7 */
-	EV_BLOCK(0, 1, 1, 1, 4, 1, 2, 3, 4, 0, 1, 5, 6, 7, 8, 0, 2, 0, 10, 0, 1, 7);
+	/* close reason 8 */
+	EV_BLOCK(0, 1, 1, 1, 4, 1, 2, 3, 4, 0, 1, 5, 6, 7, 8, 0, 2, 0, 10, 0, 1, 8);
 	expect_error(buf, n, TAPE_EFORMAT, AT(21));
-	expect_error(buf, n, TAPE_EFORMAT, "close reason 7 out of range");
-	/* the same with reason 6 is fine */
-	EV_BLOCK(0, 1, 1, 1, 4, 1, 2, 3, 4, 0, 1, 5, 6, 7, 8, 0, 2, 0, 10, 0, 1, 6);
+	expect_error(buf, n, TAPE_EFORMAT, "close reason 8 out of range");
+	/* the same with reason 7 (rotated, the last one) is fine */
+	EV_BLOCK(0, 1, 1, 1, 4, 1, 2, 3, 4, 0, 1, 5, 6, 7, 8, 0, 2, 0, 10, 0, 1, 7);
 	CU_ASSERT(image_verdict(buf, n, NULL, 0) == 0);
 	/* open flags over 32 bits */
 	EV_BLOCK(0, 1, 1, 1, 4, 1, 2, 3, 4, 0, 1, 5, 6, 7, 8, 0, 2, 0x80, 0x80, 0x80, 0x80, 0x10);

@@ -865,14 +865,14 @@ static const struct bad_case bad_cases[] = {
 	{"0\t1\topen\t1.2.3.4:1\t1.2.3.4:2\t\n", TAPE_EFORMAT, 2,
 	 "empty flags in column 6 (leave the column out when there are no flags)"},
 	{"0\t1\topen\t1.2.3.4:1\t1.2.3.4:2\tmidstream,bogus\n", TAPE_EFORMAT, 2,
-	 "unknown flag \"bogus\" in column 6 (known: midstream, inferred, reused)"},
+	 "unknown flag \"bogus\" in column 6 (known: midstream, inferred, reused, continued)"},
 	{"0\t1\topen\t1.2.3.4:1\t1.2.3.4:2\tmidstream,,reused\n", TAPE_EFORMAT, 2,
 	 "empty flag name in column 6 position 11"},
 	{"0\t1\topen\t1.2.3.4:1\t1.2.3.4:2\treused,reused\n", TAPE_EFORMAT, 2,
 	 "flag \"reused\" repeated in column 6"},
 	{"0\t1\topen\t1.2.3.4:1\t1.2.3.4:2\n1\t1\tclose\tdone\n", TAPE_EFORMAT, 3,
 	 "unknown close reason \"done\" in column 4 (known: fin, rst, timeout, end, evicted, error, "
-	 "aborted)"},
+	 "aborted, rotated)"},
 	{"0\t0\tnote\tbad \\q escape\n", TAPE_EFORMAT, 2,
 	 "bad escape \"\\\\q e\" in note text in column 4 at position 5 (known: \\\\ \\t \\n \\r "
 	 "\\xHH)"},

@@ -81,13 +81,15 @@ static void test_model_dir_names(void)
 static void test_model_close_reason_names(void)
 {
 	static const char *const names[] = {"fin",     "rst",   "timeout", "end",
-					    "evicted", "error", "aborted"};
+					    "evicted", "error", "aborted", "rotated"};
 	enum tape_close_reason r;
 
-	CU_ASSERT_EQUAL(TAPE_CLOSE__COUNT, 7);
+	/* The numbers are the binary format's: new reasons only ever go last. */
+	CU_ASSERT_EQUAL(TAPE_CLOSE__COUNT, 8);
 	CU_ASSERT_EQUAL(TAPE_CLOSE_FIN, 0);
 	CU_ASSERT_EQUAL(TAPE_CLOSE_ABORTED, 6);
-	for (unsigned i = 0; i < 7; i++) {
+	CU_ASSERT_EQUAL(TAPE_CLOSE_ROTATED, 7);
+	for (unsigned i = 0; i < 8; i++) {
 		CU_ASSERT_STRING_EQUAL(tape_close_reason_name((enum tape_close_reason)i), names[i]);
 		r = (enum tape_close_reason)99;
 		CU_ASSERT_EQUAL(tape_close_reason_parse(names[i], strlen(names[i]), &r), 0);
@@ -322,9 +324,11 @@ static void test_model_flags_format(void)
 	CU_ASSERT_STRING_EQUAL(buf, "reused");
 	tape_open_flags_format(TAPE_OPEN_MIDSTREAM | TAPE_OPEN_REUSED, buf, sizeof buf);
 	CU_ASSERT_STRING_EQUAL(buf, "midstream,reused");
+	tape_open_flags_format(TAPE_OPEN_CONTINUED, buf, sizeof buf);
+	CU_ASSERT_STRING_EQUAL(buf, "continued");
 	tape_open_flags_format(TAPE_OPEN_KNOWN_FLAGS, buf, sizeof buf);
-	CU_ASSERT_STRING_EQUAL(buf, "midstream,inferred,reused");
-	tape_open_flags_format(0x8 | TAPE_OPEN_INFERRED, buf,
+	CU_ASSERT_STRING_EQUAL(buf, "midstream,inferred,reused,continued");
+	tape_open_flags_format(0x10 | TAPE_OPEN_INFERRED, buf,
 			       sizeof buf); /* unknown bits skipped */
 	CU_ASSERT_STRING_EQUAL(buf, "inferred");
 	buf[0] = 'x';
@@ -345,7 +349,11 @@ static void test_model_flags_parse(void)
 	CU_ASSERT_EQUAL(tape_open_flags_parse("reused,midstream", 16, &f), 0); /* any order */
 	CU_ASSERT_EQUAL(f, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_REUSED);
 	CU_ASSERT_EQUAL(tape_open_flags_parse("midstream,inferred,reused", 25, &f), 0);
+	CU_ASSERT_EQUAL(f, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED | TAPE_OPEN_REUSED);
+	CU_ASSERT_EQUAL(tape_open_flags_parse("midstream,inferred,reused,continued", 35, &f), 0);
 	CU_ASSERT_EQUAL(f, TAPE_OPEN_KNOWN_FLAGS);
+	CU_ASSERT_EQUAL(tape_open_flags_parse("continued,midstream", 19, &f), 0);
+	CU_ASSERT_EQUAL(f, TAPE_OPEN_CONTINUED | TAPE_OPEN_MIDSTREAM);
 	CU_ASSERT_EQUAL(tape_open_flags_parse("inferred,xyz", 8, &f), 0); /* n bounds it */
 	CU_ASSERT_EQUAL(f, TAPE_OPEN_INFERRED);
 

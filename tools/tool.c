@@ -9,12 +9,15 @@
 #include "tool.h"
 
 const struct tool_cmd tool_cmds[] = {
-	{"capture", "reassemble the TCP connections of a pcap/pcapng capture onto a tape",
+	{"capture", "record the TCP connections of an interface or a pcap/pcapng file onto a tape",
 	 tool_capture_main, tool_capture_usage},
 	{"convert", "convert a tape between .tape, .tsv, ts_proxy, .pcap and .pcapng", tool_convert_main,
 	 tool_convert_usage},
 	{"describe", "list a tape's events, or summarise its connections", tool_describe_main,
 	 tool_describe_usage},
+	{"diff", "compare two tapes connection by connection", tool_diff_main, tool_diff_usage},
+	{"replay", "play a tape's client side against a live service, verifying its answers",
+	 tool_replay_main, tool_replay_usage},
 	{NULL, NULL, NULL, NULL},
 };
 

@@ -34,6 +34,10 @@ int tool_convert_main(int argc, char **argv);
 void tool_convert_usage(FILE *out);
 int tool_describe_main(int argc, char **argv);
 void tool_describe_usage(FILE *out);
+int tool_diff_main(int argc, char **argv);
+void tool_diff_usage(FILE *out);
+int tool_replay_main(int argc, char **argv);
+void tool_replay_usage(FILE *out);
 
 /* Entry point of the whole command (argv[0] is "tapedeck"). */
 int tool_main(int argc, char **argv);
