@@ -20,35 +20,6 @@
 
 /* ---- helpers --------------------------------------------------------------- */
 
-static struct tape_endpoint ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
-{
-	struct tape_endpoint ep;
-
-	memset(&ep, 0, sizeof ep);
-	ep.family = 4;
-	ep.addr[0] = a;
-	ep.addr[1] = b;
-	ep.addr[2] = c;
-	ep.addr[3] = d;
-	ep.port = port;
-	return ep;
-}
-
-static struct tape_endpoint ep6(uint8_t last, uint16_t port)
-{
-	struct tape_endpoint ep;
-
-	memset(&ep, 0, sizeof ep);
-	ep.family = 6;
-	ep.addr[0] = 0x20;
-	ep.addr[1] = 0x01;
-	ep.addr[2] = 0x0d;
-	ep.addr[3] = 0xb8;
-	ep.addr[15] = last;
-	ep.port = port;
-	return ep;
-}
-
 /* A growable list of events that owns copies of their bytes. */
 struct evlist {
 	struct tape_event ev[64];
@@ -339,10 +310,10 @@ static void build_all_kinds(struct evlist *l)
 	add_bytes(l, TAPE_EV_NOTE, t, 0, TAPE_C2S, 40, 3);
 	for (uint64_t c = 1; c <= TAPE_CLOSE__COUNT; c++) {
 		if (c % 2)
-			add_open(l, t += 10, c, ep4(192, 0, 2, (uint8_t)c, (uint16_t)(40000 + c)),
-				 ep4(198, 51, 100, 7, 80), c == 1 ? 0 : (uint32_t)(c & 7));
+			add_open(l, t += 10, c, unit_ep4(192, 0, 2, (uint8_t)c, (uint16_t)(40000 + c)),
+				 unit_ep4(198, 51, 100, 7, 80), c == 1 ? 0 : (uint32_t)(c & 7));
 		else
-			add_open(l, t += 10, c, ep6((uint8_t)c, 0xfffe), ep6(0xff, 443),
+			add_open(l, t += 10, c, unit_ep6((uint8_t)c, 0xfffe), unit_ep6(0xff, 443),
 				 TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED | TAPE_OPEN_REUSED);
 	}
 	add_bytes(l, TAPE_EV_DATA, t += 1, 1, TAPE_C2S, 1, 9);
@@ -365,7 +336,7 @@ static void build_all_kinds(struct evlist *l)
 /* A few small events, for the exhaustive truncation and bit-flip tests. */
 static void build_small(struct evlist *l)
 {
-	add_open(l, 5, 1, ep4(10, 0, 0, 1, 1234), ep4(10, 0, 0, 2, 80), 0);
+	add_open(l, 5, 1, unit_ep4(10, 0, 0, 1, 1234), unit_ep4(10, 0, 0, 2, 80), 0);
 	add_bytes(l, TAPE_EV_DATA, 7, 1, TAPE_C2S, 3, 1);
 	add_bytes(l, TAPE_EV_DATA, 300, 1, TAPE_S2C, 2, 2);
 	add_gap(l, 301, 1, TAPE_S2C, 10);
@@ -470,7 +441,7 @@ static void test_fmt_tape_golden_bytes(void)
 	CU_ASSERT_FATAL(tape_meta_new(&m) == 0);
 	tape_meta_set_start(m, UINT64_C(2000000000000000000));
 	CU_ASSERT(tape_meta_set(m, "tool", "td") == 0);
-	add_open(&l, 1000, 1, ep4(192, 0, 2, 1, 50000), ep4(198, 51, 100, 7, 80), 0);
+	add_open(&l, 1000, 1, unit_ep4(192, 0, 2, 1, 50000), unit_ep4(198, 51, 100, 7, 80), 0);
 	add_bytes(&l, TAPE_EV_DATA, 6000, 1, TAPE_C2S, 2, 0);
 	memcpy(l.own[l.n - 1], "hi", 2);
 	add_bytes(&l, TAPE_EV_DATA, 10000, 1, TAPE_S2C, 2, 0);
@@ -543,7 +514,7 @@ static void test_fmt_tape_block_policy(void)
 	uint8_t *img;
 	size_t n, nb;
 
-	add_open(&l, 1, 1, ep4(10, 0, 0, 1, 1), ep4(10, 0, 0, 2, 2), 0);
+	add_open(&l, 1, 1, unit_ep4(10, 0, 0, 1, 1), unit_ep4(10, 0, 0, 2, 2), 0);
 	for (int i = 0; i < 40; i++)
 		add_bytes(&l, TAPE_EV_DATA, 2 + (uint64_t)i, 1, (enum tape_dir)(i % 2), 5000,
 			  (uint8_t)i);

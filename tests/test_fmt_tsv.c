@@ -181,20 +181,6 @@ static int same(const char *what, const char *got, const char *want)
 	return 0;
 }
 
-static struct tape_endpoint ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
-{
-	struct tape_endpoint ep;
-
-	memset(&ep, 0, sizeof ep);
-	ep.family = 4;
-	ep.addr[0] = a;
-	ep.addr[1] = b;
-	ep.addr[2] = c;
-	ep.addr[3] = d;
-	ep.port = port;
-	return ep;
-}
-
 static struct tape_endpoint ep(const char *s)
 {
 	struct tape_endpoint e;
@@ -298,7 +284,7 @@ static size_t sample_events(struct tape_event *evs)
 	static const char bin[] = {0x00, (char)0xff};
 	size_t n = 0;
 
-	evs[n++] = mk_open(0, 1, ep4(192, 0, 2, 1, 49152), ep4(192, 0, 2, 2, 80), 0);
+	evs[n++] = mk_open(0, 1, unit_ep4(192, 0, 2, 1, 49152), unit_ep4(192, 0, 2, 2, 80), 0);
 	evs[n++] = mk_data(1, 1, TAPE_C2S, get, sizeof get - 1);
 	evs[n++] = mk_data(12500, 1, TAPE_S2C, bin, sizeof bin);
 	evs[n++] = mk_open(13000, 2, ep("[2001:db8::1]:443"), ep("[2001:db8::2]:8443"),
@@ -692,7 +678,7 @@ static void test_fmt_tsv_large_payload(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
 	for (size_t i = 0; i < n; i++)
 		p[i] = (char)(i * 7 + i / 251);
-	evs[0] = mk_open(0, 1, ep4(10, 0, 0, 1, 1), ep4(10, 0, 0, 2, 2), 0);
+	evs[0] = mk_open(0, 1, unit_ep4(10, 0, 0, 1, 1), unit_ep4(10, 0, 0, 2, 2), 0);
 	evs[1] = mk_data(1000, 1, TAPE_S2C, p, n);
 	text = write_events("tsv", ".tsv", NULL, evs, 2, &rc, err, sizeof err, NULL);
 	CU_ASSERT_EQUAL(rc, 0);
@@ -1127,7 +1113,7 @@ static void test_fmt_tsv_probe(void)
 
 static void test_fmt_tsv_tsp_read(void)
 {
-	struct tape_endpoint any = ep4(0, 0, 0, 0, 0);
+	struct tape_endpoint any = unit_ep4(0, 0, 0, 0, 0);
 	struct tape_event want[4] = {
 		mk_open(0, 1, any, any, 0),
 		mk_data(123000, 1, TAPE_C2S, "hello", 5),
@@ -1175,7 +1161,7 @@ static void test_fmt_tsv_tsp_read(void)
 static void test_fmt_tsv_tsp_write(void)
 {
 	struct tape_event evs[] = {
-		mk_open(0, 42, ep4(192, 0, 2, 1, 5000), ep4(192, 0, 2, 2, 80), TAPE_OPEN_MIDSTREAM),
+		mk_open(0, 42, unit_ep4(192, 0, 2, 1, 5000), unit_ep4(192, 0, 2, 2, 80), TAPE_OPEN_MIDSTREAM),
 		mk_note(1000, 0, "dropped: conn 0 note"),
 		mk_data(123000, 42, TAPE_C2S, "hello", 5),
 		mk_note(200000, 42, "dropped: note"),
@@ -1220,7 +1206,7 @@ static void test_fmt_tsv_tsp_write(void)
 
 static void test_fmt_tsv_tsp_write_rejects(void)
 {
-	struct tape_endpoint a = ep4(10, 0, 0, 1, 1), b = ep4(10, 0, 0, 2, 2);
+	struct tape_endpoint a = unit_ep4(10, 0, 0, 1, 1), b = unit_ep4(10, 0, 0, 2, 2);
 	struct reject {
 		struct tape_event second;
 		const char *msg;

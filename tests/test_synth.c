@@ -18,35 +18,6 @@
 
 /* ---- events ---------------------------------------------------------------- */
 
-static struct tape_endpoint ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
-{
-	struct tape_endpoint ep;
-
-	memset(&ep, 0, sizeof ep);
-	ep.family = 4;
-	ep.addr[0] = a;
-	ep.addr[1] = b;
-	ep.addr[2] = c;
-	ep.addr[3] = d;
-	ep.port = port;
-	return ep;
-}
-
-static struct tape_endpoint ep6(uint8_t last, uint16_t port)
-{
-	struct tape_endpoint ep;
-
-	memset(&ep, 0, sizeof ep);
-	ep.family = 6;
-	ep.addr[0] = 0x20;
-	ep.addr[1] = 0x01;
-	ep.addr[2] = 0x0d;
-	ep.addr[3] = 0xb8;
-	ep.addr[15] = last;
-	ep.port = port;
-	return ep;
-}
-
 /* A growable list of events; data pointers are borrowed from the test. */
 struct evlist {
 	struct tape_event *ev;
@@ -467,8 +438,8 @@ static void test_synth_inet_csum(void)
 
 static void test_synth_build_headers(void)
 {
-	struct tape_endpoint a = ep4(192, 0, 2, 1, 40000), b = ep4(198, 51, 100, 2, 80);
-	struct tape_endpoint a6 = ep6(1, 40000), b6 = ep6(2, 443);
+	struct tape_endpoint a = unit_ep4(192, 0, 2, 1, 40000), b = unit_ep4(198, 51, 100, 2, 80);
+	struct tape_endpoint a6 = unit_ep6(1, 40000), b6 = unit_ep6(2, 443);
 	static const uint8_t mss_opt[4] = {2, 4, 0x05, 0xb4};
 	uint8_t buf[70000], payload[65535];
 	struct pk k;
@@ -578,7 +549,7 @@ static void test_synth_session_ipv4(void)
 	};
 
 	fill(resp, sizeof resp, 2);
-	add_open(&l, 1000, 1, ep4(192, 0, 2, 1, 40000), ep4(198, 51, 100, 2, 80), 0);
+	add_open(&l, 1000, 1, unit_ep4(192, 0, 2, 1, 40000), unit_ep4(198, 51, 100, 2, 80), 0);
 	add_data(&l, 5001, 1, TAPE_C2S, req, 27);
 	add_data(&l, 3000000, 1, TAPE_S2C, resp, sizeof resp);
 	add_dir(&l, TAPE_EV_FIN, 4000000, 1, TAPE_C2S);
@@ -647,7 +618,7 @@ static void test_synth_ipv6_raw_mss(void)
 
 	fill(up, sizeof up, 4);
 	fill(down, sizeof down, 5);
-	add_open(&l, 10, 1, ep6(1, 50000), ep6(2, 443), 0);
+	add_open(&l, 10, 1, unit_ep6(1, 50000), unit_ep6(2, 443), 0);
 	add_data(&l, 10020, 1, TAPE_C2S, up, sizeof up);
 	add_data(&l, 100000, 1, TAPE_S2C, down, sizeof down);
 	add_dir(&l, TAPE_EV_RST, 200000, 1, TAPE_S2C);
@@ -660,8 +631,8 @@ static void test_synth_ipv6_raw_mss(void)
 	if (c.n == sizeof e / sizeof e[0]) {
 		CU_ASSERT_EQUAL(c.p[0].family, 6);
 		CU_ASSERT_EQUAL(c.p[0].mss, 1000);
-		CU_ASSERT(!memcmp(c.p[0].src, ep6(1, 0).addr, 16));
-		CU_ASSERT(!memcmp(c.p[1].src, ep6(2, 0).addr, 16));
+		CU_ASSERT(!memcmp(c.p[0].src, unit_ep6(1, 0).addr, 16));
+		CU_ASSERT(!memcmp(c.p[1].src, unit_ep6(2, 0).addr, 16));
 		for (size_t i = 0; i < 6; i++)
 			CU_ASSERT(!memcmp(c.p[3 + i].data, up + i * 1000, c.p[3 + i].dlen));
 		CU_ASSERT(!memcmp(c.p[10].data, down, 999));
@@ -697,7 +668,7 @@ static void test_synth_gap(void)
 
 	fill(a, sizeof a, 6);
 	fill(b, sizeof b, 7);
-	add_open(&l, 0, 5, ep4(10, 0, 0, 1, 1234), ep4(10, 0, 0, 2, 5678), 0);
+	add_open(&l, 0, 5, unit_ep4(10, 0, 0, 1, 1234), unit_ep4(10, 0, 0, 2, 5678), 0);
 	add_data(&l, 10000, 5, TAPE_C2S, a, sizeof a);
 	add_gap(&l, 20000, 5, TAPE_C2S, 500);
 	add_data(&l, 30000, 5, TAPE_C2S, a, sizeof a);
@@ -731,7 +702,7 @@ static void test_synth_midstream(void)
 
 	fill(a, sizeof a, 8);
 	fill(b, sizeof b, 9);
-	add_open(&l, 0, 3, ep4(10, 0, 0, 1, 1111), ep4(10, 0, 0, 2, 2222),
+	add_open(&l, 0, 3, unit_ep4(10, 0, 0, 1, 1111), unit_ep4(10, 0, 0, 2, 2222),
 		 TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
 	add_data(&l, 1000, 3, TAPE_S2C, a, sizeof a);
 	add_data(&l, 3000, 3, TAPE_C2S, b, sizeof b);
@@ -760,27 +731,27 @@ static void test_synth_close_reasons(void)
 	size_t want = 0;
 
 	/* conn 1: reason fin, no FIN events */
-	add_open(&l, 0, 1, ep4(10, 0, 0, 1, 1001), ep4(10, 0, 0, 2, 80), 0);
+	add_open(&l, 0, 1, unit_ep4(10, 0, 0, 1, 1001), unit_ep4(10, 0, 0, 2, 80), 0);
 	add_close(&l, 1000000, 1, TAPE_CLOSE_FIN);
 	want += 3 + 4;
 	/* conn 2: server FIN only, then reason fin: the client's FIN follows */
-	add_open(&l, 2000000, 2, ep4(10, 0, 0, 1, 1002), ep4(10, 0, 0, 2, 80), 0);
+	add_open(&l, 2000000, 2, unit_ep4(10, 0, 0, 1, 1002), unit_ep4(10, 0, 0, 2, 80), 0);
 	add_dir(&l, TAPE_EV_FIN, 2100000, 2, TAPE_S2C);
 	add_close(&l, 2200000, 2, TAPE_CLOSE_FIN);
 	want += 3 + 2 + 2;
 	/* conn 3: reason rst without RST: the client resets */
-	add_open(&l, 3000000, 3, ep4(10, 0, 0, 1, 1003), ep4(10, 0, 0, 2, 80), 0);
+	add_open(&l, 3000000, 3, unit_ep4(10, 0, 0, 1, 1003), unit_ep4(10, 0, 0, 2, 80), 0);
 	add_close(&l, 3100000, 3, TAPE_CLOSE_RST);
 	want += 3 + 1;
 	/* conn 4: an RST event, then reason fin: nothing more */
-	add_open(&l, 4000000, 4, ep4(10, 0, 0, 1, 1004), ep4(10, 0, 0, 2, 80), 0);
+	add_open(&l, 4000000, 4, unit_ep4(10, 0, 0, 1, 1004), unit_ep4(10, 0, 0, 2, 80), 0);
 	add_dir(&l, TAPE_EV_RST, 4100000, 4, TAPE_C2S);
 	add_close(&l, 4200000, 4, TAPE_CLOSE_FIN);
 	want += 3 + 1;
 	/* conns 5..9: quiet reasons */
 	for (uint64_t i = 0; i < 5; i++) {
-		add_open(&l, 5000000 + i * 1000, 5 + i, ep4(10, 0, 0, 1, (uint16_t)(1005 + i)),
-			 ep4(10, 0, 0, 2, 80), 0);
+		add_open(&l, 5000000 + i * 1000, 5 + i, unit_ep4(10, 0, 0, 1, (uint16_t)(1005 + i)),
+			 unit_ep4(10, 0, 0, 2, 80), 0);
 		add_close(&l, 5000500 + i * 1000, 5 + i, quiet[i]);
 		want += 3;
 	}
@@ -850,7 +821,7 @@ static void test_synth_window(void)
 	int ok = 1;
 
 	fill(big, sizeof big, 10);
-	add_open(&l, 0, 1, ep4(10, 1, 1, 1, 4000), ep4(10, 1, 1, 2, 80), 0);
+	add_open(&l, 0, 1, unit_ep4(10, 1, 1, 1, 4000), unit_ep4(10, 1, 1, 2, 80), 0);
 	add_data(&l, 1000000, 1, TAPE_C2S, big, sizeof big);
 	add_close(&l, 2000000, 1, TAPE_CLOSE_END);
 	CU_ASSERT_EQUAL_FATAL(play(path, &l, NULL, 0, 0), 0);
@@ -897,8 +868,8 @@ static void test_synth_timestamps(void)
 	struct cap c;
 	const char *path = unit_tmpfile(".pcapng");
 
-	add_open(&l, 0, 1, ep4(10, 1, 1, 1, 4000), ep4(10, 1, 1, 2, 80), TAPE_OPEN_MIDSTREAM);
-	add_open(&l, 0, 2, ep4(10, 1, 1, 1, 4001), ep4(10, 1, 1, 2, 80), TAPE_OPEN_MIDSTREAM);
+	add_open(&l, 0, 1, unit_ep4(10, 1, 1, 1, 4000), unit_ep4(10, 1, 1, 2, 80), TAPE_OPEN_MIDSTREAM);
+	add_open(&l, 0, 2, unit_ep4(10, 1, 1, 1, 4001), unit_ep4(10, 1, 1, 2, 80), TAPE_OPEN_MIDSTREAM);
 	add_data(&l, 7, 1, TAPE_C2S, d, sizeof d); /* 10 segments + ACK: +7 ns .. +10.007 us */
 	add_data(&l, 3000, 2, TAPE_C2S, d, 1);     /* clamped to +10.007 us, then +11.007 */
 	add_data(&l, 999999999, 2, TAPE_S2C, d, 1);
@@ -930,8 +901,8 @@ static void test_synth_deterministic(void)
 
 	fill(d, sizeof d, 11);
 	for (uint64_t id = 1; id <= 3; id++) {
-		add_open(&l, id * 1000000, id, ep4(10, 0, 0, 1, (uint16_t)(100 + id)),
-			 ep4(10, 0, 0, 2, 80), 0);
+		add_open(&l, id * 1000000, id, unit_ep4(10, 0, 0, 1, (uint16_t)(100 + id)),
+			 unit_ep4(10, 0, 0, 2, 80), 0);
 		add_data(&l, id * 1000000 + 50000, id, TAPE_C2S, d, sizeof d);
 	}
 	p1 = unit_tmpfile(".pcap");
@@ -1056,7 +1027,7 @@ static void test_synth_pcapng(void)
 	int tsresol = -1;
 
 	fill(d, sizeof d, 13);
-	add_open(&l, 0, 1, ep6(1, 999), ep6(2, 80), 0);
+	add_open(&l, 0, 1, unit_ep6(1, 999), unit_ep6(2, 80), 0);
 	add_data(&l, 10001, 1, TAPE_C2S, d, 1); /* padding of 3 bytes, 1, 2 ... */
 	add_data(&l, 20002, 1, TAPE_S2C, d, 3);
 	add_data(&l, 30003, 1, TAPE_S2C, d, 2);
@@ -1144,7 +1115,7 @@ static void test_synth_max_mss(void)
 	const char *path = unit_tmpfile(".pcap");
 
 	fill(d, sizeof d, 14);
-	add_open(&l, 0, 1, ep4(10, 1, 1, 1, 4000), ep4(10, 1, 1, 2, 80), 0);
+	add_open(&l, 0, 1, unit_ep4(10, 1, 1, 1, 4000), unit_ep4(10, 1, 1, 2, 80), 0);
 	add_data(&l, 1000, 1, TAPE_C2S, d, sizeof d);
 	CU_ASSERT_EQUAL_FATAL(play(path, &l, &o, 0, 0), 0);
 	readback(path, 1, &c);
@@ -1177,8 +1148,8 @@ static void test_synth_many_conns(void)
 
 	fill(d, sizeof d, 15);
 	for (unsigned i = 0; i < N; i++)
-		add_open(&l, t++, i + 1, ep4(10, 9, (uint8_t)(i >> 8), (uint8_t)i, 7000),
-			 ep4(10, 8, 0, 1, 80), 0);
+		add_open(&l, t++, i + 1, unit_ep4(10, 9, (uint8_t)(i >> 8), (uint8_t)i, 7000),
+			 unit_ep4(10, 8, 0, 1, 80), 0);
 	for (unsigned k = 0; k < N; k++) {
 		unsigned i = (k * 7919u) % N;
 		add_data(&l, t++, i + 1, TAPE_C2S, d, 1 + i % 64);
@@ -1263,9 +1234,9 @@ static void test_synth_errors(void)
 
 	CU_ASSERT_FATAL(tape__synth_new(&s, NULL, count_frame, &calls) == 0);
 	add_data(&l, 0, 9, TAPE_C2S, "x", 1);                              /* 0 */
-	add_open(&l, 0, 1, ep4(10, 0, 0, 1, 1), ep4(10, 0, 0, 2, 2), 0);   /* 1 */
-	add_open(&l, 0, 1, ep4(10, 0, 0, 1, 1), ep4(10, 0, 0, 2, 2), 0);   /* 2 */
-	add_open(&l, 0, 2, ep4(10, 0, 0, 1, 1), ep6(2, 2), 0);             /* 3 */
+	add_open(&l, 0, 1, unit_ep4(10, 0, 0, 1, 1), unit_ep4(10, 0, 0, 2, 2), 0);   /* 1 */
+	add_open(&l, 0, 1, unit_ep4(10, 0, 0, 1, 1), unit_ep4(10, 0, 0, 2, 2), 0);   /* 2 */
+	add_open(&l, 0, 2, unit_ep4(10, 0, 0, 1, 1), unit_ep6(2, 2), 0);             /* 3 */
 	add_gap(&l, 0, 1, TAPE_C2S, UINT64_C(0x80000000));                 /* 4 */
 	add_gap(&l, 0, 1, TAPE_C2S, UINT64_C(0x7fffffff));                 /* 5 */
 	add_gap(&l, 0, 1, TAPE_C2S, 1);                                    /* 6 */

@@ -81,6 +81,33 @@ uint8_t *unit_read_file(const char *path, size_t *n)
 	return buf;
 }
 
+struct tape_endpoint unit_ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port)
+{
+	struct tape_endpoint ep;
+
+	memset(&ep, 0, sizeof ep);
+	ep.family = 4;
+	ep.addr[0] = a;
+	ep.addr[1] = b;
+	ep.addr[2] = c;
+	ep.addr[3] = d;
+	ep.port = port;
+	return ep;
+}
+
+struct tape_endpoint unit_ep6(uint8_t last, uint16_t port)
+{
+	struct tape_endpoint ep;
+	static const uint8_t prefix[4] = {0x20, 0x01, 0x0d, 0xb8}; /* 2001:db8::/32, RFC 3849 */
+
+	memset(&ep, 0, sizeof ep);
+	ep.family = 6;
+	memcpy(ep.addr, prefix, sizeof prefix);
+	ep.addr[15] = last;
+	ep.port = port;
+	return ep;
+}
+
 static void cleanup_tmp(void)
 {
 	for (size_t i = 0; i < ntmp; i++) {

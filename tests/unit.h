@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tapedeck.h"
+
 /* Each tests/test_<module>.c defines one of these; it adds one suite. */
 #define UNIT_SUITES(X) \
 	X(varint) X(crc32c) X(hex) X(model) X(check) X(fmt_tape) X(fmt_tsv) X(roundtrip) \
@@ -22,6 +24,10 @@ struct unit_test {
 	void (*fn)(void);
 };
 void unit_add_suite(const char *name, const struct unit_test *tests);
+
+/* Endpoints for tests: a.b.c.d:port, and [2001:db8::last]:port. */
+struct tape_endpoint unit_ep4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port);
+struct tape_endpoint unit_ep6(uint8_t last, uint16_t port);
 
 /* A fresh temporary file path under $TMPDIR (or /tmp); the file is removed
  * by unit.c at exit.  Returns a static buffer overwritten by the next call. */
