@@ -494,7 +494,7 @@ static int mw_call(struct mutate *m, const struct tape_replay_chunk *ch, const u
 {
 	struct middleware *mw = m->mw;
 	uint64_t deadline = now_ms() + mw->timeout_ms;
-	size_t need = 96 + 2 * n, len;
+	size_t need = 96 + 2 * n, len = 0;
 	char *line;
 	int rc, hl;
 
