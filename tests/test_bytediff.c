@@ -134,8 +134,8 @@ static void test_bytediff_mask_lengths(void)
 	CU_ASSERT_EQUAL(cmp_masked(date, B(got), B(exp), &eo, &go), 1);
 	/* A difference after the masked part is at its offset in each original. */
 	CU_ASSERT_EQUAL(cmp_masked(date, B(exp), B(got2), &eo, &go), 0);
-	CU_ASSERT_EQUAL(eo, strchr(exp, 'x') - exp);
-	CU_ASSERT_EQUAL(go, strstr(got2, "Server: y") + 8 - got2);
+	CU_ASSERT_EQUAL(eo, (size_t)(strchr(exp, 'x') - exp));
+	CU_ASSERT_EQUAL(go, (size_t)(strstr(got2, "Server: y") + 8 - got2));
 	CU_ASSERT_EQUAL(eo, 43);
 	CU_ASSERT_EQUAL(go, 53);
 	/* Without the mask: where the dates part. */

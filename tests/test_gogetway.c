@@ -631,6 +631,50 @@ static void test_gogetway_many_connections(void)
 	gfree(&g);
 }
 
+static void test_gogetway_mutations(void)
+{
+	/* Random damage to the sample: read to the end or to an error, never
+	 * crash (the sanitizers watch), and never anything but a format error
+	 * or a clean read. */
+	struct gbuf g;
+	uint32_t x = 7;
+
+	gen(&g, sample_recs, sizeof sample_recs / sizeof sample_recs[0]);
+	for (int iter = 0; iter < 1500; iter++) {
+		uint8_t *m = malloc(g.n);
+		struct result res;
+		size_t n = g.n;
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		memcpy(m, g.p, g.n);
+		for (int k = 0; k < 1 + iter % 4 && n > 0; k++) {
+			x = x * 1103515245u + 12345u;
+			size_t at = (x >> 8) % n;
+			x = x * 1103515245u + 12345u;
+			switch (x >> 29) {
+			case 0: /* a length byte */
+				m[g.starts[(x >> 8) % 5] + 22 + (x >> 16) % 2] ^= (uint8_t)(1u << ((x >> 20) % 8));
+				break;
+			case 1: /* cut short */
+				n = at;
+				break;
+			case 2: /* an LF or a 't' */
+				m[at] = (x >> 12) & 1 ? '\n' : 't';
+				break;
+			default:
+				m[at] = (uint8_t)(x >> 12);
+				break;
+			}
+		}
+		read_bytes(&res, m, n, "gogetway");
+		CU_ASSERT(res.rc == 0 || res.rc == TAPE_EFORMAT || res.rc == TAPE_ESEQ);
+		if (!(res.rc == 0 || res.rc == TAPE_EFORMAT || res.rc == TAPE_ESEQ))
+			fprintf(stderr, "\nmutation %d: %s\n", iter, res.err);
+		result_free(&res);
+		free(m);
+	}
+	gfree(&g);
+}
+
 void test_gogetway_register(void)
 {
 	static const struct unit_test tests[] = {
@@ -645,6 +689,7 @@ void test_gogetway_register(void)
 		{"test_gogetway_absurd_length", test_gogetway_absurd_length},
 		{"test_gogetway_bad_addresses", test_gogetway_bad_addresses},
 		{"test_gogetway_many_connections", test_gogetway_many_connections},
+		{"test_gogetway_mutations", test_gogetway_mutations},
 		{NULL, NULL},
 	};
 
