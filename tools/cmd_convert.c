@@ -116,8 +116,10 @@ int tool_convert_main(int argc, char **argv)
 		tool_err("%s", tape_writer_error(w));
 		status = TOOL_EXIT_INTERNAL;
 	} else if (tape_writer_dropped(w)) {
-		tool_warn("%s: the %s format has no place for %llu events (notes, or FINs in ts_proxy recordings); they were left out", out, to,
-			  (unsigned long long)tape_writer_dropped(w));
+		uint64_t n = tape_writer_dropped(w);
+		tool_warn("%s: the %s format has no place for %llu event%s (notes, or FINs in "
+			  "ts_proxy recordings); left out", out, to, (unsigned long long)n,
+			  n == 1 ? "" : "s");
 	}
 out:
 	tape_writer_free(w);
