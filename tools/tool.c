@@ -16,6 +16,8 @@ const struct tool_cmd tool_cmds[] = {
 	{"describe", "list a tape's events, or summarise its connections", tool_describe_main,
 	 tool_describe_usage},
 	{"diff", "compare two tapes connection by connection", tool_diff_main, tool_diff_usage},
+	{"proxy", "forward TCP clients to a service, recording their connections onto a tape",
+	 tool_proxy_main, tool_proxy_usage},
 	{"replay", "play a tape's client side against a live service, verifying its answers",
 	 tool_replay_main, tool_replay_usage},
 	{NULL, NULL, NULL, NULL},

@@ -38,6 +38,8 @@ int tool_diff_main(int argc, char **argv);
 void tool_diff_usage(FILE *out);
 int tool_replay_main(int argc, char **argv);
 void tool_replay_usage(FILE *out);
+int tool_proxy_main(int argc, char **argv);
+void tool_proxy_usage(FILE *out);
 
 /* Entry point of the whole command (argv[0] is "tapedeck"). */
 int tool_main(int argc, char **argv);
