@@ -119,53 +119,6 @@ void tool_proxy_usage(FILE *out)
 		"listen; 4 the tape could not be written.\n");
 }
 
-/* HOST:PORT, [V6]:PORT or a numeric endpoint, resolved to the first IPv4
- * or IPv6 address.  0, or -1 with why set. */
-static int resolve(const char *s, struct tape_endpoint *ep, char *why, size_t whylen)
-{
-	char host[256];
-	const char *port, *sep;
-	struct addrinfo hints, *res = NULL;
-	int rc;
-
-	if (tape_endpoint_parse(s, strlen(s), ep) == 0)
-		return 0;
-	if (s[0] == '[') {
-		sep = strchr(s, ']');
-		if (!sep || sep[1] != ':' || (size_t)(sep - s - 1) >= sizeof host)
-			goto bad;
-		memcpy(host, s + 1, (size_t)(sep - s - 1));
-		host[sep - s - 1] = '\0';
-		port = sep + 2;
-	} else {
-		sep = strrchr(s, ':');
-		if (!sep || sep == s || (size_t)(sep - s) >= sizeof host)
-			goto bad;
-		memcpy(host, s, (size_t)(sep - s));
-		host[sep - s] = '\0';
-		port = sep + 1;
-	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc) {
-		snprintf(why, whylen, "cannot resolve '%s': %s", s, gai_strerror(rc));
-		return -1;
-	}
-	rc = -1;
-	for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next)
-		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
-			rc = tape__endpoint_from_sockaddr(ep, ai->ai_addr) ? -1 : 0;
-	freeaddrinfo(res);
-	if (rc)
-		snprintf(why, whylen, "'%s' has no IPv4 or IPv6 address", s);
-	return rc;
-bad:
-	snprintf(why, whylen, "'%s' is not HOST:PORT", s);
-	return -1;
-}
-
 static uint64_t now_rel(const struct proxy *px)
 {
 	return tape__clock_ns() - px->t0;
@@ -474,22 +427,6 @@ static void on_signal(int sig)
 		tape__loop_wakeup_stop(signal_loop);
 }
 
-/* Non-negative decimal that fits max; 0 or -1. */
-static int parse_num(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int env_true(const char *v)
 {
 	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
@@ -573,21 +510,21 @@ int tool_proxy_main(int argc, char **argv)
 		return tool_usage_error(self, "--target HOST:PORT is required (or TAPEDECK_TARGET)");
 	if (out && !*out)
 		out = NULL;
-	if (resolve(listen_s, &px.listen, why, sizeof why))
+	if (tool_resolve(listen_s, &px.listen, why, sizeof why))
 		return tool_usage_error(self, "--listen: %s", why);
-	if (resolve(target_s, &px.target, why, sizeof why))
+	if (tool_resolve(target_s, &px.target, why, sizeof why))
 		return tool_usage_error(self, "--target: %s", why);
 	if (tape__framing_parse(&px.framing, framing_s && *framing_s ? framing_s : "raw", why,
 				sizeof why))
 		return tool_usage_error(self, "--framing: %s", why);
 	if (maxpay_s) {
-		if (parse_num(maxpay_s, TAPE__FRAMING_MAX_PAYLOAD, &v) || v == 0)
+		if (tool_parse_num(maxpay_s, TAPE__FRAMING_MAX_PAYLOAD, &v) || v == 0)
 			return tool_usage_error(self, "--max-payload: '%s' is not a size from 1 to %u",
 						maxpay_s, (unsigned)TAPE__FRAMING_MAX_PAYLOAD);
 		px.framing.max_payload = (size_t)v;
 	}
 	if (flushiv_s) {
-		if (parse_num(flushiv_s, 86400000, &v))
+		if (tool_parse_num(flushiv_s, 86400000, &v))
 			return tool_usage_error(self, "--flush-interval: '%s' is not milliseconds",
 						flushiv_s);
 		px.flush_ms = (unsigned)v;

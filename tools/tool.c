@@ -2,15 +2,22 @@
 /* tool.c - subcommand dispatch, help and helpers shared by the tapedeck command. */
 #include "config.h"
 
+#include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "loop.h"
 
 #include "tool.h"
 
 const struct tool_cmd tool_cmds[] = {
 	{"capture", "record the TCP connections of an interface or a pcap/pcapng file onto a tape",
 	 tool_capture_main, tool_capture_usage},
+	{"client", "a mock client: play a tape's client side against a server, verifying its answers",
+	 tool_client_main, tool_client_usage},
 	{"convert", "convert a tape between .tape, .tsv, ts_proxy, .pcap and .pcapng", tool_convert_main,
 	 tool_convert_usage},
 	{"describe", "list a tape's events, or summarise its connections", tool_describe_main,
@@ -20,6 +27,8 @@ const struct tool_cmd tool_cmds[] = {
 	 tool_proxy_main, tool_proxy_usage},
 	{"replay", "play a tape's client side against a live service, verifying its answers",
 	 tool_replay_main, tool_replay_usage},
+	{"serve", "a mock server: play a tape's server side to live clients, verifying what they send",
+	 tool_serve_main, tool_serve_usage},
 	{NULL, NULL, NULL, NULL},
 };
 
@@ -199,4 +208,67 @@ int tool_main(int argc, char **argv)
 		return TOOL_EXIT_INPUT;
 	}
 	return cmd->run(argc - 1, argv + 1);
+}
+
+/* HOST:PORT, [V6]:PORT or a numeric endpoint, resolved to the first IPv4
+ * or IPv6 address.  0, or -1 with why set. */
+int tool_resolve(const char *s, struct tape_endpoint *ep, char *why, size_t whylen)
+{
+	char host[256];
+	const char *port, *sep;
+	struct addrinfo hints, *res = NULL;
+	int rc;
+
+	if (tape_endpoint_parse(s, strlen(s), ep) == 0)
+		return 0;
+	if (s[0] == '[') {
+		sep = strchr(s, ']');
+		if (!sep || sep[1] != ':' || (size_t)(sep - s - 1) >= sizeof host)
+			goto bad;
+		memcpy(host, s + 1, (size_t)(sep - s - 1));
+		host[sep - s - 1] = '\0';
+		port = sep + 2;
+	} else {
+		sep = strrchr(s, ':');
+		if (!sep || sep == s || (size_t)(sep - s) >= sizeof host)
+			goto bad;
+		memcpy(host, s, (size_t)(sep - s));
+		host[sep - s] = '\0';
+		port = sep + 1;
+	}
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	rc = getaddrinfo(host, port, &hints, &res);
+	if (rc) {
+		snprintf(why, whylen, "cannot resolve '%s': %s", s, gai_strerror(rc));
+		return -1;
+	}
+	rc = -1;
+	for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next)
+		if (ai->ai_family == AF_INET || ai->ai_family == AF_INET6)
+			rc = tape__endpoint_from_sockaddr(ep, ai->ai_addr) ? -1 : 0;
+	freeaddrinfo(res);
+	if (rc)
+		snprintf(why, whylen, "'%s' has no IPv4 or IPv6 address", s);
+	return rc;
+bad:
+	snprintf(why, whylen, "'%s' is not HOST:PORT", s);
+	return -1;
+}
+
+/* Non-negative decimal that fits max; 0 or -1. */
+int tool_parse_num(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

@@ -40,6 +40,10 @@ int tool_replay_main(int argc, char **argv);
 void tool_replay_usage(FILE *out);
 int tool_proxy_main(int argc, char **argv);
 void tool_proxy_usage(FILE *out);
+int tool_serve_main(int argc, char **argv);
+void tool_serve_usage(FILE *out);
+int tool_client_main(int argc, char **argv);
+void tool_client_usage(FILE *out);
 
 /* Entry point of the whole command (argv[0] is "tapedeck"). */
 int tool_main(int argc, char **argv);
@@ -57,5 +61,11 @@ int tool_usage_error(const struct tool_cmd *cmd, const char *fmt, ...)
 /* Reports the end state of a reader (dropped trailing bytes, an
  * unfinalised binary tape) as warnings on stderr. */
 void tool_report_reader_end(struct tape_reader *r, const char *name);
+
+/* HOST:PORT, [V6]:PORT or a numeric endpoint, resolved to its first IPv4 or
+ * IPv6 address: 0, or -1 with why set. */
+int tool_resolve(const char *s, struct tape_endpoint *ep, char *why, size_t whylen);
+/* A non-negative decimal no larger than max: 0, or -1. */
+int tool_parse_num(const char *s, unsigned long long max, unsigned long long *out);
 
 #endif

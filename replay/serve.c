@@ -1,0 +1,934 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* serve.c - `tapedeck serve`: a mock server that plays the server side of a tape's connections to live clients on the event loop. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bytediff.h"
+#include "framing.h"
+#include "loop.h"
+#include "tool.h"
+
+/*
+ * The tape is loaded whole: each recorded connection becomes a list of
+ * items in recorded order, a c2s item (bytes the client must send; in raw
+ * mode consecutive c2s events are merged) or an s2c item (bytes to send).
+ * Each accepted client gets an sconn that walks one recorded connection:
+ *
+ *   client --data--> [deframer] --> got --compare--> c2s item, advance
+ *                                                     s2c items --> client
+ *
+ * Raw mode compares bytes as they arrive (at once without --ignore, per
+ * whole item with it); framed mode compares whole messages, one per c2s
+ * event, and re-frames every s2c event.  The recorded connection is chosen
+ * on the first bytes (see choose()), or at accept time when the next one in
+ * recorded order starts with the server's greeting.  After the last item
+ * the server half-closes and waits for the client's EOF.
+ */
+
+#define SERVE_BACKLOG 128
+#define SERVE_WQ_MAX ((size_t)TAPE_MAX_DATA + (16u << 20)) /* a whole framed message fits */
+#define SERVE_MAX_BYTES ((uint64_t)1 << 32)               /* payload bytes loaded from a tape */
+#define SERVE_MAX_GOT ((size_t)TAPE_MAX_DATA + (16u << 20)) /* bytes held from one client */
+
+struct item {
+	enum tape_dir dir;
+	uint64_t delta_ns; /* since the connection's previous event */
+	uint8_t *data;
+	size_t len;
+};
+
+struct rconn {
+	uint64_t id;
+	struct item *items;
+	size_t n, cap;
+	uint64_t last_ns; /* time of the latest event, while loading */
+	int used;
+};
+
+struct serve;
+
+struct sconn {
+	struct serve *sv;
+	uint64_t serial;
+	struct tape__stream *s;
+	struct tape__deframer *dec;
+	struct tape_endpoint client;
+	struct rconn *rc;    /* NULL until chosen */
+	size_t item;         /* next item of rc */
+	size_t item_off;     /* raw: bytes of the current c2s item matched */
+	uint64_t c2s_off;    /* stream offset of got[0] */
+	uint8_t *got;        /* raw: unmatched bytes; framed: [size_t len][bytes]... */
+	size_t got_len, got_cap;
+	size_t nmsg;         /* framed: messages in got */
+	struct tape__timer delay;
+	int delayed;         /* the delay of the current s2c item has passed */
+	int waiting;         /* the delay timer is armed */
+	int eof, shut, done;
+	uint64_t bytes[2];
+	struct sconn *prev, *next;
+};
+
+struct serve {
+	struct tape__loop *loop;
+	struct tape__listener *ls;
+	struct tape__framing framing;
+	int framed;
+	struct tape__mask *mask;
+	struct rconn *rcs;
+	size_t nrc;
+	size_t cursor;       /* next recorded connection in order */
+	int assert_data, abort_first, once, delay, text_diff, quiet;
+	int ret;             /* exit code decided by a connection (--once, --abort) */
+	uint64_t serial, nconns, nmatched, nmismatched;
+	struct sconn *conns;
+};
+
+static struct tape__loop *volatile signal_loop;
+
+/* The --help text; tests/cli/help.sh checks it against doc/tapedeck-serve.1. */
+void tool_serve_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: tapedeck serve TAPE --listen ADDR:PORT [options]\n"
+		"\n"
+		"A mock server: for each accepted client, play the server side of one of the\n"
+		"tape's connections.  The client must send the recorded c2s bytes (with\n"
+		"--framing, the recorded messages, one per c2s event); the recorded s2c bytes\n"
+		"are sent in recorded order, each once the c2s bytes recorded before it have\n"
+		"arrived (a greeting at once).  The recorded connection is the first unused one\n"
+		"whose first client bytes match what arrived, else the next unused one in\n"
+		"recorded order; once all were used they all are again.  A mismatch is\n"
+		"reported (expected and received bytes) and closes that connection; the others\n"
+		"go on.  Runs until SIGINT or SIGTERM.\n"
+		"\n"
+		"Options:\n"
+		"  -l, --listen ADDR:PORT  where to accept clients (port 0: any free port)\n"
+		"      --framing F         raw (default), line, len:N (N 1..16), http1, iso8583\n"
+		"      --max-payload BYTES largest message (default 16777216)\n"
+		"      --no-assert         do not compare: count the client's bytes only\n"
+		"      --abort             exit on the first mismatch (status 3)\n"
+		"      --once              serve one connection, then exit\n"
+		"      --delay             send s2c bytes at the recorded pace\n"
+		"      --ignore REGEX      bytes matching REGEX may differ (repeatable)\n"
+		"      --text-diff         show differences as line diffs\n"
+		"  -q, --quiet             no log line per connection\n"
+		"  -h, --help              show this help\n"
+		"\n"
+		"Options can also come from the environment: TAPEDECK_LISTEN,\n"
+		"TAPEDECK_FRAMING, TAPEDECK_MAX_PAYLOAD, TAPEDECK_IGNORE (one expression),\n"
+		"and TAPEDECK_NO_ASSERT, TAPEDECK_ABORT, TAPEDECK_ONCE, TAPEDECK_DELAY,\n"
+		"TAPEDECK_TEXT_DIFF, TAPEDECK_QUIET (1 or true); the command line wins.\n"
+		"\n"
+		"Exit status: 0 stopped by a signal, or --once and the connection matched; 1\n"
+		"--once and it mismatched; 2 usage error or unreadable tape; 3 cannot listen,\n"
+		"or --abort and a mismatch; 4 other failures.\n");
+}
+
+static void slog(const struct serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void slog(const struct serve *sv, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (sv->quiet)
+		return;
+	fputs("tapedeck serve: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* ---- loading ---------------------------------------------------------------- */
+
+static struct rconn *rc_find(struct serve *sv, uint64_t id)
+{
+	for (size_t i = sv->nrc; i > 0; i--)
+		if (sv->rcs[i - 1].id == id)
+			return &sv->rcs[i - 1];
+	return NULL;
+}
+
+static int rc_add_data(struct serve *sv, struct rconn *rc, const struct tape_event *ev)
+{
+	struct item *it = rc->n ? &rc->items[rc->n - 1] : NULL;
+	uint8_t *p;
+
+	if (!sv->framed && it && it->dir == TAPE_C2S && ev->dir == TAPE_C2S) {
+		/* raw: one c2s item per run of client bytes */
+		p = realloc(it->data, it->len + ev->len + 1);
+		if (!p)
+			return -ENOMEM;
+		memcpy(p + it->len, ev->data, ev->len);
+		it->data = p;
+		it->len += ev->len;
+		rc->last_ns = ev->time_ns;
+		return 0;
+	}
+	if (rc->n == rc->cap) {
+		size_t nc = rc->cap ? rc->cap * 2 : 8;
+		struct item *ni = realloc(rc->items, nc * sizeof *ni);
+		if (!ni)
+			return -ENOMEM;
+		rc->items = ni;
+		rc->cap = nc;
+	}
+	it = &rc->items[rc->n];
+	it->dir = ev->dir;
+	it->delta_ns = ev->time_ns > rc->last_ns ? ev->time_ns - rc->last_ns : 0;
+	it->len = ev->len;
+	it->data = malloc(ev->len + 1);
+	if (!it->data)
+		return -ENOMEM;
+	memcpy(it->data, ev->data, ev->len);
+	rc->n++;
+	rc->last_ns = ev->time_ns;
+	return 0;
+}
+
+/* Reads the whole tape.  0, or an exit code after a message. */
+static int load(struct serve *sv, const char *path)
+{
+	struct tape_reader *r = NULL;
+	struct tape_event ev;
+	struct rconn *rc;
+	uint64_t total = 0;
+	size_t cap = 0;
+	int rv, ret = TOOL_EXIT_OK;
+
+	rv = tape_reader_open(&r, path, NULL);
+	if (rv) {
+		tool_err("serve: %s", r ? tape_reader_error(r) : tape_strerror(rv));
+		ret = TOOL_EXIT_INPUT;
+		goto out;
+	}
+	while ((rv = tape_reader_next(r, &ev)) == 1) {
+		if (ev.kind == TAPE_EV_OPEN) {
+			if (sv->nrc == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct rconn *nr = realloc(sv->rcs, nc * sizeof *nr);
+				if (!nr) {
+					rv = -ENOMEM;
+					break;
+				}
+				sv->rcs = nr;
+				cap = nc;
+			}
+			rc = &sv->rcs[sv->nrc++];
+			memset(rc, 0, sizeof *rc);
+			rc->id = ev.conn;
+			rc->last_ns = ev.time_ns;
+			continue;
+		}
+		if (ev.kind != TAPE_EV_DATA || !(rc = rc_find(sv, ev.conn)))
+			continue;
+		if (ev.len == 0 && !sv->framed)
+			continue;
+		total += ev.len;
+		if (total > SERVE_MAX_BYTES) {
+			tool_err("serve: %s: more than %llu payload bytes", path,
+				 (unsigned long long)SERVE_MAX_BYTES);
+			ret = TOOL_EXIT_INPUT;
+			goto out;
+		}
+		if ((rv = rc_add_data(sv, rc, &ev)) != 0)
+			break;
+	}
+	if (rv < 0) {
+		tool_err("serve: %s", rv == -ENOMEM ? tape_strerror(rv) : tape_reader_error(r));
+		ret = rv == -ENOMEM ? TOOL_EXIT_INTERNAL : TOOL_EXIT_INPUT;
+		goto out;
+	}
+	tool_report_reader_end(r, path);
+	if (sv->nrc == 0) {
+		tool_err("serve: %s has no connections", path);
+		ret = TOOL_EXIT_INPUT;
+	}
+out:
+	tape_reader_free(r);
+	return ret;
+}
+
+static void rcs_free(struct serve *sv)
+{
+	for (size_t i = 0; i < sv->nrc; i++) {
+		for (size_t j = 0; j < sv->rcs[i].n; j++)
+			free(sv->rcs[i].items[j].data);
+		free(sv->rcs[i].items);
+	}
+	free(sv->rcs);
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+static void all_unused_if_needed(struct serve *sv)
+{
+	for (size_t i = 0; i < sv->nrc; i++)
+		if (!sv->rcs[i].used)
+			return;
+	for (size_t i = 0; i < sv->nrc; i++)
+		sv->rcs[i].used = 0;
+	sv->cursor = 0;
+}
+
+/* The next unused recorded connection in recorded order. */
+static struct rconn *next_unused(struct serve *sv)
+{
+	all_unused_if_needed(sv);
+	for (size_t k = 0; k < sv->nrc; k++) {
+		struct rconn *rc = &sv->rcs[(sv->cursor + k) % sv->nrc];
+		if (!rc->used)
+			return rc;
+	}
+	return NULL; /* not reached: all_unused_if_needed() freed one */
+}
+
+static void take(struct sconn *c, struct rconn *rc)
+{
+	struct serve *sv = c->sv;
+	char cl[TAPE_ENDPOINT_STRLEN];
+
+	rc->used = 1;
+	sv->cursor = (size_t)(rc - sv->rcs) + 1;
+	c->rc = rc;
+	tape_endpoint_format(&c->client, cl, sizeof cl);
+	slog(sv, "conn %llu from %s plays recorded conn %llu", (unsigned long long)c->serial, cl,
+	     (unsigned long long)rc->id);
+}
+
+/* Chooses on the first client bytes p[0..n): the first unused recorded
+ * connection whose first c2s item starts like them, else the next unused. */
+static void choose(struct sconn *c, const uint8_t *p, size_t n)
+{
+	struct serve *sv = c->sv;
+	struct rconn *pick;
+
+	all_unused_if_needed(sv);
+	for (size_t i = 0; i < sv->nrc; i++) {
+		struct rconn *rc = &sv->rcs[i];
+		size_t m, eo, go;
+
+		if (rc->used || rc->n == 0 || rc->items[0].dir != TAPE_C2S)
+			continue;
+		m = n < rc->items[0].len ? n : rc->items[0].len;
+		if (sv->framed && rc->items[0].len != n)
+			continue;
+		if (tape__diff_compare(sv->mask, rc->items[0].data, m, p, m, &eo, &go) == 1) {
+			take(c, rc);
+			return;
+		}
+	}
+	pick = next_unused(sv);
+	take(c, pick);
+}
+
+static void conn_free(struct sconn *c)
+{
+	struct serve *sv = c->sv;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		sv->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	tape__timer_stop(sv->loop, &c->delay);
+	tape__deframer_free(c->dec);
+	free(c->got);
+	free(c);
+}
+
+/* Ends c, matched or not; frees it. */
+static void conn_end(struct sconn *c, int matched, int reset)
+{
+	struct serve *sv = c->sv;
+	char cl[TAPE_ENDPOINT_STRLEN];
+
+	if (c->done)
+		return;
+	c->done = 1;
+	if (c->s) {
+		if (reset)
+			tape__stream_abort(c->s);
+		else
+			tape__stream_close(c->s);
+		c->s = NULL;
+	}
+	if (matched)
+		sv->nmatched++;
+	else
+		sv->nmismatched++;
+	tape_endpoint_format(&c->client, cl, sizeof cl);
+	slog(sv, "conn %llu from %s closed (%s): %llu bytes c2s, %llu bytes s2c",
+	     (unsigned long long)c->serial, cl, matched ? "matched" : "mismatched",
+	     (unsigned long long)c->bytes[TAPE_C2S], (unsigned long long)c->bytes[TAPE_S2C]);
+	if (sv->once) {
+		sv->ret = matched ? TOOL_EXIT_OK : TOOL_EXIT_DIFFER;
+		tape__loop_stop(sv->loop);
+	} else if (!matched && sv->abort_first) {
+		sv->ret = TOOL_EXIT_NETWORK;
+		tape__loop_stop(sv->loop);
+	}
+	conn_free(c);
+}
+
+/* Reports exp[0..elen) against got[0..glen) at stream offset base, and
+ * ends c as mismatched.  Always printed, -q or not. */
+static void mismatch(struct sconn *c, const uint8_t *exp, size_t elen, const uint8_t *got, size_t glen,
+		     uint64_t base, const char *what)
+{
+	struct serve *sv = c->sv;
+	struct tape__diff_view v;
+	size_t eo = 0, go = 0;
+	char *rep, cl[TAPE_ENDPOINT_STRLEN];
+
+	if (tape__diff_compare(sv->mask, exp, elen, got, glen, &eo, &go) < 0)
+		eo = go = 0;
+	memset(&v, 0, sizeof v);
+	v.mask = sv->mask;
+	v.exp_base = v.got_base = base;
+	v.text_diff = sv->text_diff;
+	rep = tape__diff_report_ex(&v, exp, elen, got, glen, eo, go);
+	tape_endpoint_format(&c->client, cl, sizeof cl);
+	fprintf(stderr, "tapedeck serve: conn %llu from %s (recorded conn %llu): c2s mismatch%s%s:\n%s",
+		(unsigned long long)c->serial, cl, (unsigned long long)(c->rc ? c->rc->id : 0),
+		what ? ": " : "", what ? what : "", rep ? rep : "(no memory for the report)\n");
+	free(rep);
+	conn_end(c, 0, 0);
+}
+
+static int send_item(struct sconn *c, const struct item *it)
+{
+	uint8_t hdr[TAPE__FRAMING_MAX_HDR];
+	size_t hn = 0;
+	int rc;
+
+	if (c->sv->framed && (rc = tape__framing_encode(&c->sv->framing, it->len, hdr, &hn)) != 0)
+		return rc;
+	if (hn && (rc = tape__stream_write(c->s, hdr, hn)) != 0)
+		return rc;
+	if (it->len && (rc = tape__stream_write(c->s, it->data, it->len)) != 0)
+		return rc;
+	c->bytes[TAPE_S2C] += it->len;
+	return 0;
+}
+
+static void got_drop(struct sconn *c, size_t n)
+{
+	if (n == 0)
+		return;
+	memmove(c->got, c->got + n, c->got_len - n);
+	c->got_len -= n;
+	c->c2s_off += n;
+}
+
+/* Raw mode, current item c2s: 1 advanced, 0 needs more bytes, -1 ended c. */
+static int step_raw(struct sconn *c, const struct item *it)
+{
+	struct serve *sv = c->sv;
+	size_t need = it->len - c->item_off, n = c->got_len < need ? c->got_len : need;
+	size_t eo, go;
+
+	if (!sv->assert_data || !sv->mask) {
+		if (sv->assert_data && n && memcmp(it->data + c->item_off, c->got, n) != 0) {
+			mismatch(c, it->data + c->item_off, need, c->got, c->got_len, c->c2s_off, NULL);
+			return -1;
+		}
+		c->item_off += n;
+		got_drop(c, n);
+	} else if (c->got_len >= need) {
+		int eq = tape__diff_compare(sv->mask, it->data, it->len, c->got, need, &eo, &go);
+		if (eq != 1) {
+			mismatch(c, it->data, it->len, c->got, c->got_len, c->c2s_off, NULL);
+			return -1;
+		}
+		c->item_off = it->len;
+		got_drop(c, need);
+	}
+	if (c->item_off == it->len)
+		return 1;
+	if (c->eof) {
+		if (sv->assert_data)
+			mismatch(c, it->data + c->item_off, need, c->got, c->got_len, c->c2s_off,
+				 "the client ended its sending early");
+		else
+			conn_end(c, 0, 0);
+		return -1;
+	}
+	return 0;
+}
+
+/* Framed mode, current item c2s: as step_raw(). */
+static int step_framed(struct sconn *c, const struct item *it)
+{
+	struct serve *sv = c->sv;
+	size_t mlen, eo, go;
+	const uint8_t *m;
+
+	if (c->nmsg == 0) {
+		if (!c->eof)
+			return 0;
+		if (sv->assert_data)
+			mismatch(c, it->data, it->len, (const uint8_t *)"", 0, c->c2s_off,
+				 "the client ended its sending before this message");
+		else
+			conn_end(c, 0, 0);
+		return -1;
+	}
+	memcpy(&mlen, c->got, sizeof mlen);
+	m = c->got + sizeof mlen;
+	if (sv->assert_data && tape__diff_compare(sv->mask, it->data, it->len, m, mlen, &eo, &go) != 1) {
+		mismatch(c, it->data, it->len, m, mlen, c->c2s_off, NULL);
+		return -1;
+	}
+	memmove(c->got, m + mlen, c->got_len - sizeof mlen - mlen);
+	c->got_len -= sizeof mlen + mlen;
+	c->c2s_off += mlen;
+	c->nmsg--;
+	return 1;
+}
+
+static void on_delay(struct tape__timer *t, void *arg);
+
+/* Walks c's recorded connection as far as the bytes received allow. */
+static void drive(struct sconn *c)
+{
+	struct serve *sv = c->sv;
+
+	while (!c->done && c->rc && !c->waiting) {
+		const struct item *it;
+		int r;
+
+		if (c->item >= c->rc->n) {
+			/* Recorded conversation over: half-close, expect EOF. */
+			if (!c->shut) {
+				c->shut = 1;
+				tape__stream_shutdown(c->s);
+			}
+			if (c->got_len && sv->assert_data) {
+				if (sv->framed) {
+					size_t mlen;
+					memcpy(&mlen, c->got, sizeof mlen);
+					mismatch(c, (const uint8_t *)"", 0, c->got + sizeof mlen, mlen, c->c2s_off,
+						 "a message after the recorded conversation");
+				} else {
+					mismatch(c, (const uint8_t *)"", 0, c->got, c->got_len, c->c2s_off,
+						 "bytes after the recorded conversation");
+				}
+				return;
+			}
+			if (c->eof)
+				conn_end(c, 1, 0);
+			return;
+		}
+		it = &c->rc->items[c->item];
+		if (it->dir == TAPE_S2C) {
+			if (sv->delay && it->delta_ns && !c->delayed) {
+				c->waiting = 1;
+				tape__timer_start(sv->loop, &c->delay, tape__clock_ns() + it->delta_ns);
+				return;
+			}
+			c->delayed = 0;
+			if ((r = send_item(c, it)) != 0) {
+				tool_err("serve: conn %llu: cannot send: %s", (unsigned long long)c->serial,
+					 tape_strerror(r));
+				conn_end(c, 0, 1);
+				return;
+			}
+			c->item++;
+			continue;
+		}
+		r = sv->framed ? step_framed(c, it) : step_raw(c, it);
+		if (r <= 0)
+			return;
+		c->item++;
+		c->item_off = 0;
+	}
+}
+
+static void on_delay(struct tape__timer *t, void *arg)
+{
+	struct sconn *c = arg;
+
+	(void)t;
+	c->waiting = 0;
+	c->delayed = 1;
+	drive(c);
+}
+
+static int got_append(struct sconn *c, const void *a, size_t an, const void *b, size_t bn)
+{
+	size_t need = c->got_len + an + bn;
+
+	if (need > SERVE_MAX_GOT)
+		return TAPE_ELIMIT;
+	if (need > c->got_cap) {
+		size_t nc = c->got_cap ? c->got_cap : 4096;
+		uint8_t *p;
+		while (nc < need)
+			nc *= 2;
+		p = realloc(c->got, nc);
+		if (!p)
+			return -ENOMEM;
+		c->got = p;
+		c->got_cap = nc;
+	}
+	memcpy(c->got + c->got_len, a, an);
+	if (bn)
+		memcpy(c->got + c->got_len + an, b, bn);
+	c->got_len = need;
+	return 0;
+}
+
+static int on_message(void *arg, const uint8_t *p, size_t n)
+{
+	struct sconn *c = arg;
+	int rc;
+
+	if (!c->rc)
+		choose(c, p, n);
+	if ((rc = got_append(c, &n, sizeof n, p, n)) != 0)
+		return rc;
+	c->nmsg++;
+	return 0;
+}
+
+static void framing_failed(struct sconn *c, int rc)
+{
+	const char *why = tape__deframer_error(c->dec);
+
+	tool_err("serve: conn %llu: c2s: %s; closing the connection", (unsigned long long)c->serial,
+		 *why ? why : tape_strerror(rc));
+	conn_end(c, 0, 1);
+}
+
+static void on_data(struct tape__stream *s, const uint8_t *p, size_t n, void *arg)
+{
+	struct sconn *c = arg;
+	int rc;
+
+	(void)s;
+	if (c->done)
+		return;
+	c->bytes[TAPE_C2S] += n;
+	if (c->sv->framed) {
+		rc = tape__deframer_feed(c->dec, p, n, on_message, c);
+		if (rc) {
+			framing_failed(c, rc);
+			return;
+		}
+	} else {
+		if (!c->rc)
+			choose(c, p, n);
+		if ((rc = got_append(c, p, n, NULL, 0)) != 0) {
+			tool_err("serve: conn %llu: %s", (unsigned long long)c->serial, tape_strerror(rc));
+			conn_end(c, 0, 1);
+			return;
+		}
+	}
+	drive(c);
+}
+
+static void on_eof(struct tape__stream *s, void *arg)
+{
+	struct sconn *c = arg;
+	int rc;
+
+	(void)s;
+	if (c->done || c->eof)
+		return;
+	if (c->sv->framed && (rc = tape__deframer_finish(c->dec, on_message, c)) != 0) {
+		framing_failed(c, rc);
+		return;
+	}
+	c->eof = 1;
+	if (!c->rc)
+		choose(c, (const uint8_t *)"", 0);
+	drive(c);
+}
+
+static void on_error(struct tape__stream *s, int err, void *arg)
+{
+	struct sconn *c = arg;
+
+	(void)s;
+	if (c->done)
+		return;
+	c->s = NULL; /* the loop closes it */
+	if (c->rc && c->item >= c->rc->n) {
+		conn_end(c, 1, 0);
+		return;
+	}
+	tool_err("serve: conn %llu: %s before the recorded conversation ended",
+		 (unsigned long long)c->serial, tape_strerror(err));
+	conn_end(c, 0, 0);
+}
+
+static const struct tape__stream_cbs conn_cbs = {
+	.data = on_data,
+	.eof = on_eof,
+	.error = on_error,
+};
+
+static void on_accept(struct tape__listener *ls, int fd, const struct sockaddr *peer,
+		      socklen_t peerlen, void *arg)
+{
+	struct serve *sv = arg;
+	struct tape__stream_opts so = {.wq_max = SERVE_WQ_MAX, .nodelay = 1};
+	struct sconn *c;
+	struct rconn *rc;
+	int r;
+
+	(void)peerlen;
+	if (sv->once && sv->nconns) {
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->sv = sv;
+	c->serial = ++sv->serial;
+	tape__timer_init(&c->delay, on_delay, c);
+	tape__endpoint_from_sockaddr(&c->client, peer);
+	c->next = sv->conns;
+	if (sv->conns)
+		sv->conns->prev = c;
+	sv->conns = c;
+	sv->nconns++;
+	if (sv->once) {
+		tape__listener_close(ls); /* one connection only */
+		sv->ls = NULL;
+	}
+	if (sv->framed && (r = tape__deframer_new(&c->dec, &sv->framing, TAPE_C2S)) != 0) {
+		close(fd);
+		goto fail;
+	}
+	if ((r = tape__stream_adopt(sv->loop, &c->s, fd, &so, &conn_cbs, c)) != 0) {
+		c->s = NULL;
+		goto fail;
+	}
+	/* Server speaks first: the greeting goes out at once. */
+	rc = next_unused(sv);
+	if (rc && rc->n && rc->items[0].dir == TAPE_S2C) {
+		take(c, rc);
+		drive(c);
+	}
+	return;
+fail:
+	tool_err("serve: cannot take a client: %s", tape_strerror(r));
+	conn_end(c, 0, 1);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (signal_loop)
+		tape__loop_wakeup_stop(signal_loop);
+}
+
+static int env_true(const char *v)
+{
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
+/* The command.  Options: the environment first, then the command line. */
+int tool_serve_main(int argc, char **argv)
+{
+	enum { OPT_FRAMING = 256, OPT_MAXPAY, OPT_NOASSERT, OPT_ABORT, OPT_ONCE, OPT_DELAY,
+	       OPT_IGNORE, OPT_TEXTDIFF };
+	static const struct option opts[] = {
+		{"listen", required_argument, NULL, 'l'},
+		{"framing", required_argument, NULL, OPT_FRAMING},
+		{"max-payload", required_argument, NULL, OPT_MAXPAY},
+		{"no-assert", no_argument, NULL, OPT_NOASSERT},
+		{"abort", no_argument, NULL, OPT_ABORT},
+		{"once", no_argument, NULL, OPT_ONCE},
+		{"delay", no_argument, NULL, OPT_DELAY},
+		{"ignore", required_argument, NULL, OPT_IGNORE},
+		{"text-diff", no_argument, NULL, OPT_TEXTDIFF},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const struct tool_cmd *self = tool_cmd_find("serve");
+	const char *listen_s = getenv("TAPEDECK_LISTEN"), *framing_s = getenv("TAPEDECK_FRAMING");
+	const char *maxpay_s = getenv("TAPEDECK_MAX_PAYLOAD"), *env_ignore = getenv("TAPEDECK_IGNORE");
+	const char *tape;
+	struct serve sv;
+	struct tape_endpoint lep;
+	struct sockaddr_storage lsa;
+	socklen_t lsalen;
+	struct sigaction sa, old_int, old_term, old_pipe;
+	char why[512], ls[TAPE_ENDPOINT_STRLEN], fname[16];
+	unsigned long long v;
+	int c, rc, ret = TOOL_EXIT_OK, sig_set = 0, cli_ignore = 0;
+
+	memset(&sv, 0, sizeof sv);
+	sv.assert_data = !env_true(getenv("TAPEDECK_NO_ASSERT"));
+	sv.abort_first = env_true(getenv("TAPEDECK_ABORT"));
+	sv.once = env_true(getenv("TAPEDECK_ONCE"));
+	sv.delay = env_true(getenv("TAPEDECK_DELAY"));
+	sv.text_diff = env_true(getenv("TAPEDECK_TEXT_DIFF"));
+	sv.quiet = env_true(getenv("TAPEDECK_QUIET"));
+	if (tape__mask_new(&sv.mask)) {
+		tool_err("serve: %s", tape_strerror(-ENOMEM));
+		return TOOL_EXIT_INTERNAL;
+	}
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "l:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen_s = optarg;
+			break;
+		case OPT_FRAMING:
+			framing_s = optarg;
+			break;
+		case OPT_MAXPAY:
+			maxpay_s = optarg;
+			break;
+		case OPT_NOASSERT:
+			sv.assert_data = 0;
+			break;
+		case OPT_ABORT:
+			sv.abort_first = 1;
+			break;
+		case OPT_ONCE:
+			sv.once = 1;
+			break;
+		case OPT_DELAY:
+			sv.delay = 1;
+			break;
+		case OPT_IGNORE:
+			cli_ignore = 1;
+			if (tape__mask_add(sv.mask, optarg, why, sizeof why)) {
+				ret = tool_usage_error(self, "--ignore: %s", why);
+				goto out;
+			}
+			break;
+		case OPT_TEXTDIFF:
+			sv.text_diff = 1;
+			break;
+		case 'q':
+			sv.quiet = 1;
+			break;
+		case 'h':
+			tool_serve_usage(stdout);
+			goto out;
+		default:
+			ret = tool_usage_error(self, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind >= argc) {
+		ret = tool_usage_error(self, "a TAPE is required");
+		goto out;
+	}
+	tape = argv[optind++];
+	if (optind < argc) {
+		ret = tool_usage_error(self, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!cli_ignore && env_ignore && *env_ignore &&
+	    tape__mask_add(sv.mask, env_ignore, why, sizeof why)) {
+		ret = tool_usage_error(self, "TAPEDECK_IGNORE: %s", why);
+		goto out;
+	}
+	if (tape__mask_count(sv.mask) == 0) {
+		tape__mask_free(sv.mask);
+		sv.mask = NULL;
+	}
+	if (!listen_s || !*listen_s) {
+		ret = tool_usage_error(self, "--listen ADDR:PORT is required (or TAPEDECK_LISTEN)");
+		goto out;
+	}
+	if (tool_resolve(listen_s, &lep, why, sizeof why)) {
+		ret = tool_usage_error(self, "--listen: %s", why);
+		goto out;
+	}
+	if (tape__framing_parse(&sv.framing, framing_s && *framing_s ? framing_s : "raw", why,
+				sizeof why)) {
+		ret = tool_usage_error(self, "--framing: %s", why);
+		goto out;
+	}
+	if (maxpay_s) {
+		if (tool_parse_num(maxpay_s, TAPE__FRAMING_MAX_PAYLOAD, &v) || v == 0) {
+			ret = tool_usage_error(self, "--max-payload: '%s' is not a size from 1 to %u",
+					       maxpay_s, (unsigned)TAPE__FRAMING_MAX_PAYLOAD);
+			goto out;
+		}
+		sv.framing.max_payload = (size_t)v;
+	}
+	sv.framed = sv.framing.kind != TAPE__FRAMING_RAW;
+	if ((ret = load(&sv, tape)) != 0)
+		goto out;
+
+	lsalen = tape__endpoint_to_sockaddr(&lep, &lsa);
+	rc = tape__loop_new(&sv.loop);
+	if (rc) {
+		tool_err("serve: %s", tape_strerror(rc));
+		ret = TOOL_EXIT_INTERNAL;
+		goto out;
+	}
+	rc = tape__listener_new(sv.loop, &sv.ls, (const struct sockaddr *)&lsa, lsalen, SERVE_BACKLOG,
+				on_accept, &sv);
+	if (rc) {
+		tool_err("serve: cannot listen on %s: %s", listen_s, tape_strerror(rc));
+		ret = TOOL_EXIT_NETWORK;
+		goto out;
+	}
+	lep.port = tape__listener_port(sv.ls);
+	tape_endpoint_format(&lep, ls, sizeof ls);
+	tape__framing_name(&sv.framing, fname, sizeof fname);
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	signal_loop = sv.loop;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &old_pipe);
+	sig_set = 1;
+
+	/* Always said, -q or not: scripts read the port from it. */
+	fprintf(stderr, "tapedeck serve: listening on %s, serving %zu connections of %s (framing %s)\n",
+		ls, sv.nrc, tape, fname);
+	rc = tape__loop_run(sv.loop);
+	if (rc) {
+		tool_err("serve: event loop: %s", tape_strerror(rc));
+		ret = TOOL_EXIT_INTERNAL;
+	} else {
+		ret = sv.ret;
+	}
+	while (sv.conns) {
+		struct sconn *cn = sv.conns;
+		if (cn->s)
+			tape__stream_abort(cn->s);
+		conn_free(cn);
+	}
+	fprintf(stderr, "tapedeck serve: stopped: %llu connections, %llu matched, %llu mismatched\n",
+		(unsigned long long)sv.nconns, (unsigned long long)sv.nmatched,
+		(unsigned long long)sv.nmismatched);
+out:
+	if (sig_set) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		sigaction(SIGPIPE, &old_pipe, NULL);
+		signal_loop = NULL;
+	}
+	tape__loop_free(sv.loop);
+	tape__mask_free(sv.mask);
+	rcs_free(&sv);
+	return ret;
+}

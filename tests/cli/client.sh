@@ -1,0 +1,52 @@
+#!/bin/sh
+# SPDX-License-Identifier: BSD-2-Clause
+# client.sh - `tapedeck client` against `tapedeck serve` on 127.0.0.1: matching answers (0), differing answers (1), refused connections (3).
+. "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/cli/lib.sh"
+
+cd "$TMP" || exit 1
+PIDS=
+trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
+
+hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
+# tape FILE ANSWER: one request/response connection.
+tape() {
+	cat >"$1" <<EOF
+# tapedeck tsv v1
+0	1	open	127.0.0.1:40000	127.0.0.1:7000
+10	1	c2s	$(hex 'GET a
+')
+20	1	s2c	$(hex "$2")
+30	1	fin	c2s
+31	1	fin	s2c
+32	1	close	fin
+EOF
+}
+tape good.tsv 'answer a
+'
+tape bad.tsv 'answer B
+'
+
+"$TAPEDECK" serve good.tsv --listen 127.0.0.1:0 -q 2>serve.err &
+SV=$!
+PIDS="$PIDS $SV"
+_i=0
+while ! grep -q 'listening on' serve.err 2>/dev/null; do
+	_i=$((_i + 1))
+	[ "$_i" -lt 500 ] || fail "serve did not start: $(cat serve.err)"
+	sleep 0.01
+done
+PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' serve.err)
+
+run_expect_status 0 "$TAPEDECK" client good.tsv --connect "127.0.0.1:$PORT" --timing none -q
+TAPEDECK_CONNECT="127.0.0.1:$PORT" run_expect_status 0 "$TAPEDECK" client good.tsv -q
+run_expect_status 1 "$TAPEDECK" client bad.tsv --connect "127.0.0.1:$PORT" --timing none
+assert_contains "$ERR" "offset"
+run_expect_status 0 "$TAPEDECK" client bad.tsv --connect "127.0.0.1:$PORT" --ignore 'answer .' -q
+kill -INT "$SV"
+wait "$SV" || fail "serve exited $? after SIGINT"
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
+run_expect_status 3 "$TAPEDECK" client good.tsv --connect "127.0.0.1:$PORT" --timing none -q
+run_expect_status 2 "$TAPEDECK" client good.tsv
+run_expect_status 2 "$TAPEDECK" client --connect 127.0.0.1:1
+exit 0
