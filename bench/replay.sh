@@ -24,7 +24,7 @@
 # run as root.  Not a test: numbers depend on the machine and its load.
 set -eu
 
-BUILD=${BUILD:-.}
+BUILD=$(cd "${BUILD:-.}" && pwd)
 TAPEDECK=${TAPEDECK:-$BUILD/tools/tapedeck}
 KV=${KV:-$BUILD/tests/peers/kvserver}
 CONNS=${CONNS:-10000}
@@ -54,7 +54,12 @@ cd "$W"
 
 "$KV" --mode sink --port-file sink.port 2>/dev/null &
 KVPID=$!
-while [ ! -s sink.port ]; do sleep 0.01; done
+i=0
+while [ ! -s sink.port ]; do
+	i=$((i + 1))
+	[ "$i" -lt 500 ] || { echo "replay bench: the sink did not start" >&2; exit 1; }
+	sleep 0.01
+done
 PORT=$(cat sink.port)
 TARGET=127.0.0.1:$PORT
 echo "replay bench: sink on $TARGET; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"

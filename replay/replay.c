@@ -25,6 +25,7 @@
 #define SHOW_MAX 20u                             /* failures and mismatches printed */
 #define MW_EXIT_WAIT_MS 2000                     /* middleware's time to exit at the end */
 
+/* The --help text; tests/cli/help.sh checks it against tapedeck-replay(1). */
 void tool_replay_usage(FILE *out)
 {
 	fprintf(out,
@@ -108,71 +109,6 @@ static int parse_double(const char *s, double *out)
 		return -1;
 	*out = v;
 	return 0;
-}
-
-/* HOST:PORT, [V6]:PORT or a numeric endpoint, resolved to the first
- * address getaddrinfo() gives.  0, or -1 with why set. */
-static int resolve(const char *s, struct tape_endpoint *ep, char *why, size_t whylen)
-{
-	char host[256];
-	const char *port;
-	struct addrinfo hints, *res = NULL;
-	int rc;
-
-	if (tape_endpoint_parse(s, strlen(s), ep) == 0)
-		return 0;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof host) {
-			snprintf(why, whylen, "'%s' is not HOST:PORT", s);
-			return -1;
-		}
-		memcpy(host, s + 1, (size_t)(close - s - 1));
-		host[close - s - 1] = '\0';
-		port = close + 2;
-	} else {
-		const char *colon = strrchr(s, ':');
-		if (!colon || colon == s || (size_t)(colon - s) >= sizeof host) {
-			snprintf(why, whylen, "'%s' is not HOST:PORT", s);
-			return -1;
-		}
-		memcpy(host, s, (size_t)(colon - s));
-		host[colon - s] = '\0';
-		port = colon + 1;
-	}
-	memset(&hints, 0, sizeof hints);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, port, &hints, &res);
-	if (rc) {
-		snprintf(why, whylen, "cannot resolve '%s': %s", s, gai_strerror(rc));
-		return -1;
-	}
-	memset(ep, 0, sizeof *ep);
-	rc = -1;
-	for (struct addrinfo *ai = res; ai && rc; ai = ai->ai_next) {
-		struct sockaddr_storage ss;
-		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
-		if (ss.ss_family == AF_INET) {
-			struct sockaddr_in sin;
-			memcpy(&sin, &ss, sizeof sin);
-			ep->family = 4;
-			memcpy(ep->addr, &sin.sin_addr, 4);
-			ep->port = ntohs(sin.sin_port);
-			rc = 0;
-		} else if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 sin6;
-			memcpy(&sin6, &ss, sizeof sin6);
-			ep->family = 6;
-			memcpy(ep->addr, &sin6.sin6_addr, 16);
-			ep->port = ntohs(sin6.sin6_port);
-			rc = 0;
-		}
-	}
-	freeaddrinfo(res);
-	if (rc)
-		snprintf(why, whylen, "'%s' has no IPv4 or IPv6 address", s);
-	return rc;
 }
 
 /* "1,4,7-9" into ids (malloc'd). */
@@ -622,7 +558,7 @@ static void fmt_ns(char *buf, size_t size, uint64_t ns)
 		snprintf(buf, size, "%llu ns", (unsigned long long)ns);
 	else if (ns < 10000000u)
 		snprintf(buf, size, "%.1f us", (double)ns / 1e3);
-	else if (ns < UINT64_C(10000000000))
+	else if (ns < UINT64_C(1000000000))
 		snprintf(buf, size, "%.2f ms", (double)ns / 1e6);
 	else
 		snprintf(buf, size, "%.3f s", (double)ns / 1e9);
@@ -859,6 +795,9 @@ static void on_signal(int sig)
 		tape_replay_stop(running);
 }
 
+/* `tapedeck replay`: parses options, builds the chunk callback (--replace,
+ * --middleware), runs the library's replay, prints mismatches, failures and
+ * the summary, writes --report; returns an enum tool_exit code. */
 int tool_replay_main(int argc, char **argv)
 {
 	enum {
@@ -923,7 +862,7 @@ int tool_replay_main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
 		switch (c) {
 		case OPT_TARGET:
-			if (resolve(optarg, &o.target, why, sizeof why)) {
+			if (tool_resolve(optarg, &o.target, why, sizeof why)) {
 				status = tool_usage_error(self, "--target: %s", why);
 				goto out;
 			}
@@ -967,7 +906,7 @@ int tool_replay_main(int argc, char **argv)
 				status = tool_usage_error(self, "--map wants RECORDED=HOST:PORT with a recorded ADDR:PORT, not '%s'", optarg);
 				goto out;
 			}
-			if (resolve(eq + 1, &maps[nmaps].actual, why, sizeof why)) {
+			if (tool_resolve(eq + 1, &maps[nmaps].actual, why, sizeof why)) {
 				status = tool_usage_error(self, "--map: %s", why);
 				goto out;
 			}

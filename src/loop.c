@@ -73,6 +73,7 @@ struct tape__loop {
  * listener does not spin. */
 #define ACCEPT_RETRY_NS 10000000u
 
+/* CLOCK_MONOTONIC now, in nanoseconds: the time base of every due time. */
 uint64_t tape__clock_ns(void)
 {
 	struct timespec ts;
@@ -152,6 +153,7 @@ static void sift_down(struct tape__loop *l, size_t i)
 	heap_place(l, i, t);
 }
 
+/* Zeroes t and binds its callback; t is not armed. */
 void tape__timer_init(struct tape__timer *t, tape__timer_fn fn, void *arg)
 {
 	memset(t, 0, sizeof *t);
@@ -159,6 +161,7 @@ void tape__timer_init(struct tape__timer *t, tape__timer_fn fn, void *arg)
 	t->arg = arg;
 }
 
+/* Takes t out of the heap (O(log n)); harmless when it is not armed. */
 void tape__timer_stop(struct tape__loop *l, struct tape__timer *t)
 {
 	size_t i;
@@ -177,6 +180,8 @@ void tape__timer_stop(struct tape__loop *l, struct tape__timer *t)
 		sift_down(l, i);
 }
 
+/* Arms t at an absolute due time, re-arming it if armed; fails only when
+ * the heap cannot grow (TAPE_ELIMIT past TAPE__LOOP_MAX_TIMERS, -ENOMEM). */
 int tape__timer_start(struct tape__loop *l, struct tape__timer *t, uint64_t due_ns)
 {
 	tape__timer_stop(l, t);
@@ -235,6 +240,8 @@ static void arm_timerfd(struct tape__loop *l, uint64_t at)
 
 /* ---- the loop ---------------------------------------------------------------- */
 
+/* Creates the epoll set with its timerfd and eventfd; on failure nothing
+ * is left open and *out is NULL. */
 int tape__loop_new(struct tape__loop **out)
 {
 	struct tape__loop *l = calloc(1, sizeof *l);
@@ -288,6 +295,8 @@ static void free_dead(struct tape__loop *l)
 	}
 }
 
+/* Closes every stream and listener left (no callbacks), frees the loop;
+ * accepts NULL.  Caller-owned timers are forgotten, not touched. */
 void tape__loop_free(struct tape__loop *l)
 {
 	if (!l)
@@ -308,11 +317,13 @@ void tape__loop_free(struct tape__loop *l)
 	free(l);
 }
 
+/* Ends tape__loop_run() after the batch being handled. */
 void tape__loop_stop(struct tape__loop *l)
 {
 	l->stop = 1;
 }
 
+/* Async-signal-safe stop: a flag and an eventfd write. */
 void tape__loop_wakeup_stop(struct tape__loop *l)
 {
 	uint64_t one = 1;
@@ -323,6 +334,7 @@ void tape__loop_wakeup_stop(struct tape__loop *l)
 	(void)n;
 }
 
+/* How long before a due timer the loop stops sleeping and polls; capped. */
 void tape__loop_set_spin(struct tape__loop *l, uint64_t spin_ns)
 {
 	l->spin_ns = spin_ns > TAPE__LOOP_MAX_SPIN_NS ? TAPE__LOOP_MAX_SPIN_NS : spin_ns;
@@ -332,6 +344,9 @@ static void stream_event(struct tape__stream *s, uint32_t ev);
 static void listener_event(struct tape__listener *ls);
 static int stream_flush(struct tape__stream *s);
 
+/* The reactor: fire due timers, free closed handles, sleep in epoll_wait()
+ * on the timerfd (or poll while spinning), dispatch.  Returns 0 when stopped
+ * or idle, -errno if epoll_wait() fails. */
 int tape__loop_run(struct tape__loop *l)
 {
 	struct epoll_event evs[TAPE__LOOP_EVENTS];
@@ -441,12 +456,14 @@ static void stream_shut_close(struct tape__stream *s, int abortive)
 	stream_bury(s);
 }
 
+/* Graceful close now; the memory goes after the current batch. */
 void tape__stream_close(struct tape__stream *s)
 {
 	if (s)
 		stream_shut_close(s, 0);
 }
 
+/* Close with SO_LINGER 0: the peer sees a reset. */
 void tape__stream_abort(struct tape__stream *s)
 {
 	if (s)
@@ -719,6 +736,8 @@ static int queue_append(struct tape__stream *s, const uint8_t *p, size_t n)
 	return 0;
 }
 
+/* Direct send first, the rest queued within the cap (all or nothing);
+ * see loop.h for the results. */
 int tape__stream_write(struct tape__stream *s, const void *p, size_t n)
 {
 	const uint8_t *b = p;
@@ -754,11 +773,13 @@ int tape__stream_write(struct tape__stream *s, const void *p, size_t n)
 	return s->err;
 }
 
+/* Bytes still in the write queue. */
 size_t tape__stream_queued(const struct tape__stream *s)
 {
 	return s->wq_len;
 }
 
+/* Half-close, deferred until the write queue is empty. */
 int tape__stream_shutdown(struct tape__stream *s)
 {
 	if (s->err)
@@ -776,23 +797,27 @@ int tape__stream_shutdown(struct tape__stream *s)
 	return 0;
 }
 
+/* Stops reading (back-pressure) until tape__stream_read_start(). */
 void tape__stream_read_stop(struct tape__stream *s)
 {
 	s->paused = 1;
 	stream_update(s);
 }
 
+/* Resumes reading after tape__stream_read_stop(). */
 void tape__stream_read_start(struct tape__stream *s)
 {
 	s->paused = 0;
 	stream_update(s);
 }
 
+/* The stream's socket, still owned by the stream. */
 int tape__stream_fd(const struct tape__stream *s)
 {
 	return s->w.fd;
 }
 
+/* Replaces the argument given to the stream's callbacks. */
 void tape__stream_set_arg(struct tape__stream *s, void *arg)
 {
 	s->arg = arg;
@@ -875,11 +900,13 @@ int tape__listener_new(struct tape__loop *l, struct tape__listener **out, const 
 	return 0;
 }
 
+/* The port the listener is bound to, host byte order. */
 uint16_t tape__listener_port(const struct tape__listener *ls)
 {
 	return ls->port;
 }
 
+/* Stops listening; freed after the current batch; accepts NULL. */
 void tape__listener_close(struct tape__listener *ls)
 {
 	struct tape__loop *l;
@@ -904,6 +931,7 @@ void tape__listener_close(struct tape__listener *ls)
 
 /* ---- addresses ---------------------------------------------------------------------- */
 
+/* Fills ss from ep; returns the sockaddr length, 0 for an unknown family. */
 socklen_t tape__endpoint_to_sockaddr(const struct tape_endpoint *ep, struct sockaddr_storage *ss)
 {
 	memset(ss, 0, sizeof *ss);
@@ -924,6 +952,7 @@ socklen_t tape__endpoint_to_sockaddr(const struct tape_endpoint *ep, struct sock
 	return 0;
 }
 
+/* Fills ep from an AF_INET/AF_INET6 sockaddr; TAPE_EUSAGE for others. */
 int tape__endpoint_from_sockaddr(struct tape_endpoint *ep, const struct sockaddr *sa)
 {
 	memset(ep, 0, sizeof *ep);

@@ -189,6 +189,7 @@ TAPE__PRINTF(3, 4) static int rperr(struct tape_replay *rp, int code, const char
 	return code;
 }
 
+/* Name of a connection status ("ok", "timeout"...); "?" when unknown. */
 const char *tape_replay_status_name(enum tape_replay_status st)
 {
 	switch (st) {
@@ -569,6 +570,8 @@ static void schedule(struct tape_replay *rp)
 	rp->st.recorded_ns = rp->rec_last - rp->rec_first;
 }
 
+/* Loads the tape, selects and schedules (see tapedeck.h); *out is set even
+ * on failure so the caller can read tape_replay_error(), then free it. */
 int tape_replay_new(struct tape_replay **out, struct tape_reader *r, const struct tape_replay_opts *opts)
 {
 	struct tape_replay *rp = calloc(1, sizeof *rp);
@@ -685,6 +688,8 @@ static uint64_t hist_pct(const struct tape_replay *rp, double p)
 	return rp->st.skew_max_ns;
 }
 
+/* A snapshot of the counters, with the skew percentiles computed from
+ * the histogram; callable during the run (from the progress callback). */
 void tape_replay_stats(const struct tape_replay *rp, struct tape_replay_stats *st)
 {
 	*st = rp->st;
@@ -696,11 +701,13 @@ void tape_replay_stats(const struct tape_replay *rp, struct tape_replay_stats *s
 		st->duration_ns = rp->run_end - rp->run_start;
 }
 
+/* Connection results kept so far (at most TAPE_REPLAY_MAX_RESULTS). */
 size_t tape_replay_result_count(const struct tape_replay *rp)
 {
 	return rp->nresults;
 }
 
+/* Copies result i; its pointers stay valid until tape_replay_free(). */
 int tape_replay_result(const struct tape_replay *rp, size_t i, struct tape_replay_result *out)
 {
 	if (i >= rp->nresults)
@@ -709,11 +716,13 @@ int tape_replay_result(const struct tape_replay *rp, size_t i, struct tape_repla
 	return 0;
 }
 
+/* Mismatch records kept (at most TAPE_REPLAY_MAX_MISMATCHES). */
 size_t tape_replay_mismatch_count(const struct tape_replay *rp)
 {
 	return rp->nmms;
 }
 
+/* Copies mismatch i; its pointers stay valid until tape_replay_free(). */
 int tape_replay_mismatch(const struct tape_replay *rp, size_t i, struct tape_replay_mismatch *out)
 {
 	if (i >= rp->nmms)
@@ -722,11 +731,14 @@ int tape_replay_mismatch(const struct tape_replay *rp, size_t i, struct tape_rep
 	return 0;
 }
 
+/* The detail of the last error, "" when none; accepts NULL. */
 const char *tape_replay_error(const struct tape_replay *rp)
 {
 	return rp ? rp->err : "";
 }
 
+/* Async-signal-safe request to stop: the run resets what is open and
+ * leaves the rest PENDING. */
 void tape_replay_stop(struct tape_replay *rp)
 {
 	rp->stop_req = 1;
@@ -1654,6 +1666,8 @@ static int reindex_global(struct tape_replay *rp)
 	return 0;
 }
 
+/* Runs every loop of the selection on a fresh event loop; returns 0 or
+ * the error that stopped it (see tapedeck.h). */
 int tape_replay_run(struct tape_replay *rp)
 {
 	int rc;
@@ -1695,6 +1709,7 @@ int tape_replay_run(struct tape_replay *rp)
 	return rp->fatal;
 }
 
+/* Frees everything, results and mismatch records included; accepts NULL. */
 void tape_replay_free(struct tape_replay *rp)
 {
 	if (!rp)

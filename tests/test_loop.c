@@ -360,6 +360,7 @@ static void test_loop_addresses(void)
 	CU_ASSERT_EQUAL(tape__endpoint_to_sockaddr(&ep, &ss), 0);
 }
 
+/* Adds the "loop" suite. */
 void test_loop_register(void)
 {
 	static const struct unit_test tests[] = {

@@ -546,6 +546,7 @@ static void test_replay_record_and_timing(void)
 	tape_reader_free(r);
 }
 
+/* Adds the "replay" suite. */
 void test_replay_register(void)
 {
 	static const struct unit_test tests[] = {
