@@ -306,10 +306,11 @@ static void take(struct sconn *c, struct rconn *rc)
 
 /* Chooses on the first client bytes p[0..n): the first unused recorded
  * connection whose first c2s item starts like them, else the next unused. */
-static void choose(struct sconn *c, const uint8_t *p, size_t n)
+static int choose(struct sconn *c, const uint8_t *p, size_t n, int final)
 {
 	struct serve *sv = c->sv;
-	struct rconn *pick;
+	struct rconn *first = NULL;
+	size_t matches = 0;
 
 	all_unused_if_needed(sv);
 	for (size_t i = 0; i < sv->nrc; i++) {
@@ -321,13 +322,22 @@ static void choose(struct sconn *c, const uint8_t *p, size_t n)
 		m = n < rc->items[0].len ? n : rc->items[0].len;
 		if (sv->framed && rc->items[0].len != n)
 			continue;
-		if (tape__diff_compare(sv->mask, rc->items[0].data, m, p, m, &eo, &go) == 1) {
-			take(c, rc);
-			return;
-		}
+		if (tape__diff_compare(sv->mask, rc->items[0].data, m, p, m, &eo, &go) != 1)
+			continue;
+		if (!first)
+			first = rc;
+		matches++;
+		/* Bytes that cover the first candidate's whole first message decide. */
+		if (n >= first->items[0].len)
+			break;
 	}
-	pick = next_unused(sv);
-	take(c, pick);
+	/* A client's first bytes can arrive in pieces: while they are a strict
+	 * prefix of several candidates' first messages ("GE" for "GET a" and
+	 * "GET b"), wait for more rather than guess. */
+	if (first && matches > 1 && n < first->items[0].len && !final)
+		return 0;
+	take(c, first ? first : next_unused(sv));
+	return 1;
 }
 
 static void conn_free(struct sconn *c)
@@ -594,7 +604,7 @@ static int on_message(void *arg, const uint8_t *p, size_t n)
 	int rc;
 
 	if (!c->rc)
-		choose(c, p, n);
+		choose(c, p, n, 1);
 	if ((rc = got_append(c, &n, sizeof n, p, n)) != 0)
 		return rc;
 	c->nmsg++;
@@ -626,13 +636,13 @@ static void on_data(struct tape__stream *s, const uint8_t *p, size_t n, void *ar
 			return;
 		}
 	} else {
-		if (!c->rc)
-			choose(c, p, n);
 		if ((rc = got_append(c, p, n, NULL, 0)) != 0) {
 			tool_err("serve: conn %llu: %s", (unsigned long long)c->serial, tape_strerror(rc));
 			conn_end(c, 0, 1);
 			return;
 		}
+		if (!c->rc)
+			choose(c, c->got, c->got_len, 0);
 	}
 	drive(c);
 }
@@ -651,7 +661,8 @@ static void on_eof(struct tape__stream *s, void *arg)
 	}
 	c->eof = 1;
 	if (!c->rc)
-		choose(c, (const uint8_t *)"", 0);
+		choose(c, c->sv->framed ? (const uint8_t *)"" : c->got,
+		       c->sv->framed ? 0 : c->got_len, 1);
 	drive(c);
 }
 
