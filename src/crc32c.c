@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <pthread.h>
+#include <string.h>
 
 #include "tape-int.h"
 
@@ -30,7 +31,7 @@ static void build_table(void)
 			table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
 }
 
-uint32_t tape__crc32c(uint32_t crc, const void *buf, size_t n)
+uint32_t tape__crc32c_sw(uint32_t crc, const void *buf, size_t n)
 {
 	const uint8_t *p = buf;
 
@@ -49,3 +50,52 @@ uint32_t tape__crc32c(uint32_t crc, const void *buf, size_t n)
 		crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
 	return ~crc;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/*
+ * SSE4.2 has CRC-32C as an instruction (same reflected polynomial, same
+ * state), eight bytes a cycle or so: several times the table's speed, which
+ * matters when a proxy records at gigabytes a second.  Chosen at run time.
+ */
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const void *buf,
+							     size_t n)
+{
+	const uint8_t *p = buf;
+	uint64_t c = ~crc;
+
+	while (n && ((uintptr_t)p & 7)) {
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+		n--;
+	}
+	while (n >= 8) {
+		uint64_t v;
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+		p += 8;
+		n -= 8;
+	}
+	while (n--)
+		c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+	return ~(uint32_t)c;
+}
+
+static int have_hw;
+static pthread_once_t hw_once = PTHREAD_ONCE_INIT;
+
+static void detect_hw(void)
+{
+	__builtin_cpu_init();
+	have_hw = __builtin_cpu_supports("sse4.2");
+}
+
+uint32_t tape__crc32c(uint32_t crc, const void *buf, size_t n)
+{
+	pthread_once(&hw_once, detect_hw);
+	return have_hw ? crc32c_hw(crc, buf, n) : tape__crc32c_sw(crc, buf, n);
+}
+#else
+uint32_t tape__crc32c(uint32_t crc, const void *buf, size_t n)
+{
+	return tape__crc32c_sw(crc, buf, n);
+}
+#endif

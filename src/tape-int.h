@@ -37,6 +37,9 @@ size_t tape__varint_len(uint64_t v);
 /* ---- crc32c.c: CRC-32C (Castagnoli, reflected 0x82F63B78) ---- */
 /* Continues crc over p[0..n); start with crc = 0. */
 uint32_t tape__crc32c(uint32_t crc, const void *p, size_t n);
+/* The portable table-driven implementation (tape__crc32c uses SSE4.2 when
+ * the CPU has it); exposed so tests check both give the same answers. */
+uint32_t tape__crc32c_sw(uint32_t crc, const void *p, size_t n);
 
 /* ---- hex.c ---- */
 /* Writes 2n lower-case hex digits (no NUL). */
