@@ -80,7 +80,6 @@ struct msg_ctx {
 	enum tape_dir dir;
 };
 
-static struct tape__loop *volatile signal_loop;
 
 /* The --help text; tests/cli/help.sh checks it against doc/tapedeck-proxy.1. */
 void tool_proxy_usage(FILE *out)
@@ -420,18 +419,6 @@ static void on_tick(struct tape__timer *t, void *arg)
 	tape__timer_start(px->loop, t, tape__clock_ns() + (uint64_t)px->flush_ms * 1000000u);
 }
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (signal_loop)
-		tape__loop_wakeup_stop(signal_loop);
-}
-
-static int env_true(const char *v)
-{
-	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
-}
-
 /* The command.  Options: the environment first, then the command line. */
 int tool_proxy_main(int argc, char **argv)
 {
@@ -458,7 +445,7 @@ int tool_proxy_main(int argc, char **argv)
 	struct tape_writer_opts wo;
 	struct sockaddr_storage lsa;
 	socklen_t lsalen;
-	struct sigaction sa, old_int, old_term, old_pipe;
+	struct tool_signals sigs;
 	char why[512], ls[TAPE_ENDPOINT_STRLEN], tg[TAPE_ENDPOINT_STRLEN], fname[16], src[160];
 	unsigned long long v;
 	struct timespec wall;
@@ -466,8 +453,8 @@ int tool_proxy_main(int argc, char **argv)
 
 	memset(&px, 0, sizeof px);
 	px.flush_ms = 1000;
-	px.flush_each = env_true(getenv("TAPEDECK_FLUSH"));
-	px.quiet = env_true(getenv("TAPEDECK_QUIET"));
+	px.flush_each = tool_env_true(getenv("TAPEDECK_FLUSH"));
+	px.quiet = tool_env_true(getenv("TAPEDECK_QUIET"));
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "l:t:w:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -583,14 +570,7 @@ int tool_proxy_main(int argc, char **argv)
 	}
 	px.t0 = tape__clock_ns();
 
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	signal_loop = px.loop;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old_pipe);
+	tool_signals_on(&sigs, px.loop);
 	sig_set = 1;
 
 	/* Always said, -q or not: scripts read the port from it. */
@@ -615,12 +595,8 @@ int tool_proxy_main(int argc, char **argv)
 	fprintf(stderr, "tapedeck proxy: stopped: %llu connections, %llu closed for errors\n",
 		(unsigned long long)px.nconns, (unsigned long long)px.nerrors);
 out:
-	if (sig_set) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		sigaction(SIGPIPE, &old_pipe, NULL);
-		signal_loop = NULL;
-	}
+	if (sig_set)
+		tool_signals_off(&sigs);
 	tape_writer_free(px.w);
 	tape_meta_free(meta);
 	tape__loop_free(px.loop);

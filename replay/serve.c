@@ -92,7 +92,6 @@ struct serve {
 	struct sconn *conns;
 };
 
-static struct tape__loop *volatile signal_loop;
 
 /* The --help text; tests/cli/help.sh checks it against doc/tapedeck-serve.1. */
 void tool_serve_usage(FILE *out)
@@ -741,18 +740,6 @@ fail:
 	conn_end(c, 0, 1);
 }
 
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (signal_loop)
-		tape__loop_wakeup_stop(signal_loop);
-}
-
-static int env_true(const char *v)
-{
-	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
-}
-
 /* The command.  Options: the environment first, then the command line. */
 int tool_serve_main(int argc, char **argv)
 {
@@ -780,18 +767,18 @@ int tool_serve_main(int argc, char **argv)
 	struct tape_endpoint lep;
 	struct sockaddr_storage lsa;
 	socklen_t lsalen;
-	struct sigaction sa, old_int, old_term, old_pipe;
+	struct tool_signals sigs;
 	char why[512], ls[TAPE_ENDPOINT_STRLEN], fname[16];
 	unsigned long long v;
 	int c, rc, ret = TOOL_EXIT_OK, sig_set = 0, cli_ignore = 0;
 
 	memset(&sv, 0, sizeof sv);
-	sv.assert_data = !env_true(getenv("TAPEDECK_NO_ASSERT"));
-	sv.abort_first = env_true(getenv("TAPEDECK_ABORT"));
-	sv.once = env_true(getenv("TAPEDECK_ONCE"));
-	sv.delay = env_true(getenv("TAPEDECK_DELAY"));
-	sv.text_diff = env_true(getenv("TAPEDECK_TEXT_DIFF"));
-	sv.quiet = env_true(getenv("TAPEDECK_QUIET"));
+	sv.assert_data = !tool_env_true(getenv("TAPEDECK_NO_ASSERT"));
+	sv.abort_first = tool_env_true(getenv("TAPEDECK_ABORT"));
+	sv.once = tool_env_true(getenv("TAPEDECK_ONCE"));
+	sv.delay = tool_env_true(getenv("TAPEDECK_DELAY"));
+	sv.text_diff = tool_env_true(getenv("TAPEDECK_TEXT_DIFF"));
+	sv.quiet = tool_env_true(getenv("TAPEDECK_QUIET"));
 	if (tape__mask_new(&sv.mask)) {
 		tool_err("serve: %s", tape_strerror(-ENOMEM));
 		return TOOL_EXIT_INTERNAL;
@@ -902,14 +889,7 @@ int tool_serve_main(int argc, char **argv)
 	tape_endpoint_format(&lep, ls, sizeof ls);
 	tape__framing_name(&sv.framing, fname, sizeof fname);
 
-	memset(&sa, 0, sizeof sa);
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_signal;
-	signal_loop = sv.loop;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, &old_pipe);
+	tool_signals_on(&sigs, sv.loop);
 	sig_set = 1;
 
 	/* Always said, -q or not: scripts read the port from it. */
@@ -932,12 +912,8 @@ int tool_serve_main(int argc, char **argv)
 		(unsigned long long)sv.nconns, (unsigned long long)sv.nmatched,
 		(unsigned long long)sv.nmismatched);
 out:
-	if (sig_set) {
-		sigaction(SIGINT, &old_int, NULL);
-		sigaction(SIGTERM, &old_term, NULL);
-		sigaction(SIGPIPE, &old_pipe, NULL);
-		signal_loop = NULL;
-	}
+	if (sig_set)
+		tool_signals_off(&sigs);
 	tape__loop_free(sv.loop);
 	tape__mask_free(sv.mask);
 	rcs_free(&sv);

@@ -272,3 +272,40 @@ int tool_parse_num(const char *s, unsigned long long max, unsigned long long *ou
 	*out = v;
 	return 0;
 }
+
+int tool_env_true(const char *v)
+{
+	return v && (strcmp(v, "1") == 0 || strcmp(v, "true") == 0 || strcmp(v, "yes") == 0);
+}
+
+/* The loop a signal stops; one command runs at a time. */
+static struct tape__loop *volatile signal_loop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (signal_loop)
+		tape__loop_wakeup_stop(signal_loop);
+}
+
+void tool_signals_on(struct tool_signals *ts, struct tape__loop *loop)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_signal;
+	signal_loop = loop;
+	sigaction(SIGINT, &sa, &ts->old_int);
+	sigaction(SIGTERM, &sa, &ts->old_term);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, &ts->old_pipe);
+}
+
+void tool_signals_off(struct tool_signals *ts)
+{
+	sigaction(SIGINT, &ts->old_int, NULL);
+	sigaction(SIGTERM, &ts->old_term, NULL);
+	sigaction(SIGPIPE, &ts->old_pipe, NULL);
+	signal_loop = NULL;
+}

@@ -3,6 +3,7 @@
 #ifndef TAPE_TOOL_H
 #define TAPE_TOOL_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -61,6 +62,19 @@ int tool_usage_error(const struct tool_cmd *cmd, const char *fmt, ...)
 /* Reports the end state of a reader (dropped trailing bytes, an
  * unfinalised binary tape) as warnings on stderr. */
 void tool_report_reader_end(struct tape_reader *r, const char *name);
+
+/* "1", "true" or "yes" (an environment flag is set). */
+int tool_env_true(const char *v);
+
+/* SIGINT/SIGTERM stop the loop (the command then finalises and exits 0);
+ * SIGPIPE is ignored so a vanished peer is an error, not death.  _off
+ * restores what was there before. */
+struct tape__loop;
+struct tool_signals {
+	struct sigaction old_int, old_term, old_pipe;
+};
+void tool_signals_on(struct tool_signals *ts, struct tape__loop *loop);
+void tool_signals_off(struct tool_signals *ts);
 
 /* HOST:PORT, [V6]:PORT or a numeric endpoint, resolved to its first IPv4 or
  * IPv6 address: 0, or -1 with why set. */
