@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 /*
  * One process, two threads over loopback.  The client opens CONNS
  * connections and writes SIZE-byte messages round-robin at RATE messages a
@@ -167,12 +169,12 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "c:r:s:R:t:p:b:")) != -1) {
 		switch (c) {
-		case 'c': conns = (unsigned)atoi(optarg); break;
-		case 'r': rate = (unsigned)atoi(optarg); break;
-		case 's': size = (unsigned)atoi(optarg); break;
-		case 'R': reply = (unsigned)atoi(optarg); break;
-		case 't': seconds = (unsigned)atoi(optarg); break;
-		case 'p': port = (unsigned)atoi(optarg); break;
+		case 'c': conns = bench_uint(optarg); break;
+		case 'r': rate = bench_uint(optarg); break;
+		case 's': size = bench_uint(optarg); break;
+		case 'R': reply = bench_uint(optarg); break;
+		case 't': seconds = bench_uint(optarg); break;
+		case 'p': port = bench_uint(optarg); break;
 		case 'b': bind_addr = optarg; break;
 		default: usage();
 		}

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "framing.h"
 
 /*
@@ -264,7 +265,7 @@ int main(int argc, char **argv)
 		return 2;
 	memset(payload, 'm', size);
 	if (tcpmode)
-		tcp((unsigned)atoi(argv[2]), (unsigned)atoi(argv[3]));
+		tcp(bench_uint(argv[2]), bench_uint(argv[3]));
 	else
 		mem();
 	return 0;

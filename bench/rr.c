@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
+
 /*
  * Modes (all on 127.0.0.1; results as "key value" lines on standard output):
  *
@@ -407,15 +409,15 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt(argc, argv, "p:P:n:r:s:c:x:t:N:")) != -1) {
 		switch (opt) {
-		case 'p': port = (unsigned)atoi(optarg); break;
+		case 'p': port = bench_uint(optarg); break;
 		case 'P': port_file = optarg; break;
 		case 'n': count = strtoull(optarg, NULL, 10); break;
-		case 'r': rate = (unsigned)atoi(optarg); break;
-		case 's': size = (unsigned)atoi(optarg); break;
-		case 'c': conns = (unsigned)atoi(optarg); break;
-		case 'x': exch = (unsigned)atoi(optarg); break;
-		case 't': secs = (unsigned)atoi(optarg); break;
-		case 'N': total = (unsigned)atoi(optarg); break;
+		case 'r': rate = bench_uint(optarg); break;
+		case 's': size = bench_uint(optarg); break;
+		case 'c': conns = bench_uint(optarg); break;
+		case 'x': exch = bench_uint(optarg); break;
+		case 't': secs = bench_uint(optarg); break;
+		case 'N': total = bench_uint(optarg); break;
 		default: return 2;
 		}
 	}
