@@ -123,19 +123,6 @@ static uint64_t now_rel(const struct proxy *px)
 	return tape__clock_ns() - px->t0;
 }
 
-static void plog(const struct proxy *px, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void plog(const struct proxy *px, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (px->quiet)
-		return;
-	fputs("tapedeck proxy: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* Writes one event; a writer error stops the proxy (exit 4). */
 static int record(struct proxy *px, struct tape_event *ev)
@@ -190,7 +177,7 @@ static void conn_end(struct pconn *c, enum tape_close_reason reason, int reset)
 		c->s[d] = NULL;
 	}
 	tape_endpoint_format(&c->client, cl, sizeof cl);
-	plog(px, "conn %llu from %s closed (%s): %llu bytes c2s, %llu bytes s2c",
+	tool_log(px->quiet, "proxy", "conn %llu from %s closed (%s): %llu bytes c2s, %llu bytes s2c",
 	     (unsigned long long)(c->id ? c->id : c->serial), cl, tape_close_reason_name(reason),
 	     (unsigned long long)c->bytes[TAPE_C2S], (unsigned long long)c->bytes[TAPE_S2C]);
 	if (c->prev)
@@ -305,7 +292,7 @@ static void on_error(struct tape__stream *s, int err, void *arg)
 		conn_end(c, TAPE_CLOSE_RST, 1);
 		return;
 	}
-	plog(c->px, "conn %llu: %s side: %s", (unsigned long long)c->id,
+	tool_log(c->px->quiet, "proxy", "conn %llu: %s side: %s", (unsigned long long)c->id,
 	     dir == TAPE_C2S ? "client" : "target", tape_strerror(err));
 	conn_end(c, TAPE_CLOSE_ERROR, 1);
 }
@@ -348,7 +335,7 @@ static void on_connected(struct tape__stream *s, int err, void *arg)
 	ev.server = px->target;
 	if (record(px, &ev))
 		return;
-	plog(px, "conn %llu: %s -> %s", (unsigned long long)c->id, cl, tg);
+	tool_log(px->quiet, "proxy", "conn %llu: %s -> %s", (unsigned long long)c->id, cl, tg);
 	tape__stream_read_start(c->s[TAPE_C2S]);
 }
 

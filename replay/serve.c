@@ -132,19 +132,6 @@ void tool_serve_usage(FILE *out)
 		"or --abort and a mismatch; 4 other failures.\n");
 }
 
-static void slog(const struct serve *sv, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void slog(const struct serve *sv, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (sv->quiet)
-		return;
-	fputs("tapedeck serve: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
 
 /* ---- loading ---------------------------------------------------------------- */
 
@@ -299,7 +286,7 @@ static void take(struct sconn *c, struct rconn *rc)
 	sv->cursor = (size_t)(rc - sv->rcs) + 1;
 	c->rc = rc;
 	tape_endpoint_format(&c->client, cl, sizeof cl);
-	slog(sv, "conn %llu from %s plays recorded conn %llu", (unsigned long long)c->serial, cl,
+	tool_log(sv->quiet, "serve", "conn %llu from %s plays recorded conn %llu", (unsigned long long)c->serial, cl,
 	     (unsigned long long)rc->id);
 }
 
@@ -376,7 +363,7 @@ static void conn_end(struct sconn *c, int matched, int reset)
 	else
 		sv->nmismatched++;
 	tape_endpoint_format(&c->client, cl, sizeof cl);
-	slog(sv, "conn %llu from %s closed (%s): %llu bytes c2s, %llu bytes s2c",
+	tool_log(sv->quiet, "serve", "conn %llu from %s closed (%s): %llu bytes c2s, %llu bytes s2c",
 	     (unsigned long long)c->serial, cl, matched ? "matched" : "mismatched",
 	     (unsigned long long)c->bytes[TAPE_C2S], (unsigned long long)c->bytes[TAPE_S2C]);
 	if (sv->once) {

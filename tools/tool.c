@@ -51,6 +51,19 @@ void tool_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void tool_log(int quiet, const char *who, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	fprintf(stderr, "tapedeck %s: ", who);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void tool_warn(const char *fmt, ...)
 {
 	va_list ap;

@@ -51,6 +51,8 @@ int tool_main(int argc, char **argv);
 
 /* "tapedeck: " + message + newline on stderr. */
 void tool_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "tapedeck WHO: " + message on stderr, unless quiet. */
+void tool_log(int quiet, const char *who, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* "tapedeck: warning: " + message. */
 void tool_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Prints s[0..n) as a JSON string literal, quotes included. */

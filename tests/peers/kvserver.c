@@ -201,7 +201,7 @@ static int command(struct conn *c, char *line)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		putf(c, "DATE %lld%09ld\n", (long long)ts.tv_sec, ts.tv_nsec);
 	} else if (strcmp(line, "SLEEP") == 0 && arg) {
-		long ms = atol(arg);
+		long ms = strtol(arg, NULL, 10); /* bad text: 0, no sleep */
 		clock_gettime(CLOCK_MONOTONIC, &c->sleep_until);
 		c->sleep_until.tv_sec += ms / 1000;
 		c->sleep_until.tv_nsec += (ms % 1000) * 1000000L;
@@ -342,7 +342,7 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--port") == 0 && i + 1 < argc)
-			port = atoi(argv[++i]);
+			port = (int)strtol(argv[++i], NULL, 10);
 		else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc)
 			port_file = argv[++i];
 		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc) {
