@@ -107,7 +107,6 @@ static void test_crc32c_matches_reference(void)
 	free(b);
 }
 
-/* A large buffer (1 MiB) agrees with the reference too. */
 /* The SSE4.2 path (when the CPU has it) and the table agree on every
  * length and alignment, and on continuing a running CRC. */
 static void test_crc32c_hw_matches_sw(void)
@@ -128,6 +127,34 @@ static void test_crc32c_hw_matches_sw(void)
 	CU_ASSERT_EQUAL(tape__crc32c_sw(0, "123456789", 9), 0xE3069283u);
 }
 
+/* Lengths around the three-lane cut of the SSE4.2 path (3 x 4096 bytes) and
+ * its multiples, at every alignment, agree with the table, from fresh and
+ * running states. */
+static void test_crc32c_lanes(void)
+{
+	static const size_t lens[] = { 12287, 12288, 12289, 12295, 24575, 24576, 24577, 36871,
+				       40000, 65536, 262144 };
+	size_t cap = 262144 + 16;
+	uint8_t *b = malloc(cap);
+	struct randtape_rng rng;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	randtape_rng_seed(&rng, 4096);
+	randtape_rng_bytes(&rng, b, cap);
+	for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++)
+		for (size_t off = 0; off < 9; off++) {
+			uint32_t seed = (uint32_t)randtape_rng_next(&rng);
+			CU_ASSERT_EQUAL(tape__crc32c(0, b + off, lens[i]), tape__crc32c_sw(0, b + off, lens[i]));
+			CU_ASSERT_EQUAL(tape__crc32c(seed, b + off, lens[i]),
+					tape__crc32c_sw(seed, b + off, lens[i]));
+		}
+	/* A zero buffer: the lanes' join must not depend on the data. */
+	memset(b, 0, cap);
+	CU_ASSERT_EQUAL(tape__crc32c(7, b, 3 * 4096 * 5 + 3), tape__crc32c_sw(7, b, 3 * 4096 * 5 + 3));
+	free(b);
+}
+
+/* A large buffer (1 MiB) agrees with the reference too. */
 static void test_crc32c_large(void)
 {
 	size_t n = 1u << 20;
@@ -151,6 +178,7 @@ void test_crc32c_register(void)
 		{"test_crc32c_rfc3720_pdu", test_crc32c_rfc3720_pdu},
 		{"test_crc32c_incremental", test_crc32c_incremental},
 		{"test_crc32c_matches_reference", test_crc32c_matches_reference},
+		{"test_crc32c_lanes", test_crc32c_lanes},
 		{"test_crc32c_large", test_crc32c_large},
 		{NULL, NULL},
 	};
