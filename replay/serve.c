@@ -19,8 +19,18 @@
 
 /*
  * The tape is loaded whole: each recorded connection becomes a list of
- * items in recorded order, a c2s item (bytes the client must send; in raw
- * mode consecutive c2s events are merged) or an s2c item (bytes to send).
+ * items in recorded order: data (in raw mode consecutive c2s events are
+ * merged), gaps, FINs and resets, each with its direction:
+ *
+ *   c2s data   compare with the client's bytes (framed: its next message)
+ *   c2s gap    raw: take that many bytes unseen; framed: unplayable, stop
+ *   c2s fin    the client must end its sending here (a reset will do)
+ *   c2s rst    the client must end here, by a reset or a FIN
+ *   s2c data   send it (after its recorded delay with --delay)
+ *   s2c gap    unplayable: the recorder never saw those bytes; stop
+ *   s2c fin    half-close, once the queued bytes are sent
+ *   s2c rst    reset the client
+ *
  * Each accepted client gets an sconn that walks one recorded connection:
  *
  *   client --data--> [deframer] --> got --compare--> c2s item, advance
@@ -31,7 +41,8 @@
  * event, and re-frames every s2c event.  The recorded connection is chosen
  * on the first bytes (see choose()), or at accept time when the next one in
  * recorded order starts with the server's greeting.  After the last item
- * the server half-closes and waits for the client's EOF.
+ * the server half-closes if the recording did not (a capture that ended
+ * first), and waits for the client's end unless it came already.
  */
 
 #define SERVE_BACKLOG 128
@@ -39,11 +50,14 @@
 #define SERVE_MAX_BYTES ((uint64_t)1 << 32)               /* payload bytes loaded from a tape */
 #define SERVE_MAX_GOT ((size_t)TAPE_MAX_DATA + (16u << 20)) /* bytes held from one client */
 
+enum item_kind { IT_DATA, IT_GAP, IT_FIN, IT_RST };
+
 struct item {
+	enum item_kind kind;
 	enum tape_dir dir;
 	uint64_t delta_ns; /* since the connection's previous event */
-	uint8_t *data;
-	size_t len;
+	uint8_t *data;     /* IT_DATA only */
+	size_t len;        /* IT_DATA: bytes; IT_GAP: bytes never seen */
 };
 
 struct rconn {
@@ -52,6 +66,7 @@ struct rconn {
 	size_t n, cap;
 	uint64_t last_ns; /* time of the latest event, while loading */
 	int used;
+	int gap_noted;    /* the s2c gap was logged at load time */
 };
 
 struct serve;
@@ -73,6 +88,7 @@ struct sconn {
 	int delayed;         /* the delay of the current s2c item has passed */
 	int waiting;         /* the delay timer is armed */
 	int eof, shut, done;
+	int reset;           /* the client's end was a reset */
 	uint64_t bytes[2];
 	struct sconn *prev, *next;
 };
@@ -88,7 +104,7 @@ struct serve {
 	size_t cursor;       /* next recorded connection in order */
 	int assert_data, abort_first, once, delay, text_diff, quiet;
 	int ret;             /* exit code decided by a connection (--once, --abort) */
-	uint64_t serial, nconns, nmatched, nmismatched;
+	uint64_t serial, nconns, nmatched, nmismatched, nunplayable;
 	struct sconn *conns;
 };
 
@@ -103,11 +119,12 @@ void tool_serve_usage(FILE *out)
 		"tape's connections.  The client must send the recorded c2s bytes (with\n"
 		"--framing, the recorded messages, one per c2s event); the recorded s2c bytes\n"
 		"are sent in recorded order, each once the c2s bytes recorded before it have\n"
-		"arrived (a greeting at once).  The recorded connection is the first unused one\n"
-		"whose first client bytes match what arrived, else the next unused one in\n"
-		"recorded order; once all were used they all are again.  A mismatch is\n"
-		"reported (expected and received bytes) and closes that connection; the others\n"
-		"go on.  Runs until SIGINT or SIGTERM.\n"
+		"arrived (a greeting at once); recorded FINs and resets are played where they\n"
+		"were.  The recorded connection is the first unused one whose first client\n"
+		"bytes match what arrived, else the first used one that does, else the next\n"
+		"unused one in recorded order; once all were used they all are again.  A\n"
+		"mismatch is reported (expected and received bytes) and closes that\n"
+		"connection; the others go on.  Runs until SIGINT or SIGTERM.\n"
 		"\n"
 		"Options:\n"
 		"  -l, --listen ADDR:PORT  where to accept clients (port 0: any free port)\n"
@@ -128,8 +145,9 @@ void tool_serve_usage(FILE *out)
 		"TAPEDECK_TEXT_DIFF, TAPEDECK_QUIET (1 or true); the command line wins.\n"
 		"\n"
 		"Exit status: 0 stopped by a signal, or --once and the connection matched; 1\n"
-		"--once and it mismatched; 2 usage error or unreadable tape; 3 cannot listen,\n"
-		"or --abort and a mismatch; 4 other failures.\n");
+		"--once and it mismatched; 2 usage error or unreadable tape, or --once and it\n"
+		"stopped at bytes the recorder missed; 3 cannot listen, or --abort and a\n"
+		"mismatch; 4 other failures.\n");
 }
 
 
@@ -143,12 +161,14 @@ static struct rconn *rc_find(struct serve *sv, uint64_t id)
 	return NULL;
 }
 
-static int rc_add_data(struct serve *sv, struct rconn *rc, const struct tape_event *ev)
+/* Appends DATA, GAP, FIN or RST event ev to rc's items. */
+static int rc_add(struct serve *sv, struct rconn *rc, const struct tape_event *ev)
 {
 	struct item *it = rc->n ? &rc->items[rc->n - 1] : NULL;
 	uint8_t *p;
 
-	if (!sv->framed && it && it->dir == TAPE_C2S && ev->dir == TAPE_C2S) {
+	if (ev->kind == TAPE_EV_DATA && !sv->framed && it && it->kind == IT_DATA &&
+	    it->dir == TAPE_C2S && ev->dir == TAPE_C2S) {
 		/* raw: one c2s item per run of client bytes */
 		p = realloc(it->data, it->len + ev->len + 1);
 		if (!p)
@@ -168,13 +188,29 @@ static int rc_add_data(struct serve *sv, struct rconn *rc, const struct tape_eve
 		rc->cap = nc;
 	}
 	it = &rc->items[rc->n];
+	memset(it, 0, sizeof *it);
 	it->dir = ev->dir;
 	it->delta_ns = ev->time_ns > rc->last_ns ? ev->time_ns - rc->last_ns : 0;
-	it->len = ev->len;
-	it->data = malloc(ev->len + 1);
-	if (!it->data)
-		return -ENOMEM;
-	memcpy(it->data, ev->data, ev->len);
+	switch (ev->kind) {
+	case TAPE_EV_DATA:
+		it->kind = IT_DATA;
+		it->len = ev->len;
+		it->data = malloc(ev->len + 1);
+		if (!it->data)
+			return -ENOMEM;
+		memcpy(it->data, ev->data, ev->len);
+		break;
+	case TAPE_EV_GAP:
+		it->kind = IT_GAP;
+		it->len = (size_t)ev->gap;
+		break;
+	case TAPE_EV_FIN:
+		it->kind = IT_FIN;
+		break;
+	default:
+		it->kind = IT_RST;
+		break;
+	}
 	rc->n++;
 	rc->last_ns = ev->time_ns;
 	return 0;
@@ -214,10 +250,26 @@ static int load(struct serve *sv, const char *path)
 			rc->last_ns = ev.time_ns;
 			continue;
 		}
-		if (ev.kind != TAPE_EV_DATA || !(rc = rc_find(sv, ev.conn)))
+		if (ev.kind != TAPE_EV_DATA && ev.kind != TAPE_EV_GAP && ev.kind != TAPE_EV_FIN &&
+		    ev.kind != TAPE_EV_RST)
 			continue;
-		if (ev.len == 0 && !sv->framed)
+		if (!(rc = rc_find(sv, ev.conn)))
 			continue;
+		if (ev.kind == TAPE_EV_DATA && ev.len == 0 && !sv->framed)
+			continue;
+		if (ev.kind == TAPE_EV_GAP && ev.gap > SERVE_MAX_BYTES) {
+			tool_err("serve: %s: recorded conn %llu: a gap of %llu bytes is more than %llu",
+				 path, (unsigned long long)ev.conn, (unsigned long long)ev.gap,
+				 (unsigned long long)SERVE_MAX_BYTES);
+			ret = TOOL_EXIT_INPUT;
+			goto out;
+		}
+		if (ev.kind == TAPE_EV_GAP && ev.dir == TAPE_S2C && !rc->gap_noted) {
+			rc->gap_noted = 1;
+			tool_log(sv->quiet, "serve", "recorded conn %llu misses %llu s2c bytes the recorder "
+				 "never saw: clients playing it stop there",
+				 (unsigned long long)ev.conn, (unsigned long long)ev.gap);
+		}
 		total += ev.len;
 		if (total > SERVE_MAX_BYTES) {
 			tool_err("serve: %s: more than %llu payload bytes", path,
@@ -225,7 +277,7 @@ static int load(struct serve *sv, const char *path)
 			ret = TOOL_EXIT_INPUT;
 			goto out;
 		}
-		if ((rv = rc_add_data(sv, rc, &ev)) != 0)
+		if ((rv = rc_add(sv, rc, &ev)) != 0)
 			break;
 	}
 	if (rv < 0) {
@@ -290,39 +342,64 @@ static void take(struct sconn *c, struct rconn *rc)
 	     (unsigned long long)rc->id);
 }
 
-/* Chooses on the first client bytes p[0..n): the first unused recorded
- * connection whose first c2s item starts like them, else the next unused. */
-static int choose(struct sconn *c, const uint8_t *p, size_t n, int final)
+/* Among the recorded connections with used == want_used, the first whose
+ * first c2s message starts like p[0..n) (framed: equals it); *matches
+ * counts them up to the first that p covers whole. */
+static struct rconn *first_match(struct serve *sv, const uint8_t *p, size_t n, int want_used,
+				 size_t *matches)
 {
-	struct serve *sv = c->sv;
 	struct rconn *first = NULL;
-	size_t matches = 0;
 
-	all_unused_if_needed(sv);
+	*matches = 0;
 	for (size_t i = 0; i < sv->nrc; i++) {
 		struct rconn *rc = &sv->rcs[i];
+		const struct item *it0 = rc->n ? &rc->items[0] : NULL;
 		size_t m, eo, go;
 
-		if (rc->used || rc->n == 0 || rc->items[0].dir != TAPE_C2S)
+		if (rc->used != want_used || !it0 || it0->dir != TAPE_C2S || it0->kind != IT_DATA)
 			continue;
-		m = n < rc->items[0].len ? n : rc->items[0].len;
-		if (sv->framed && rc->items[0].len != n)
+		m = n < it0->len ? n : it0->len;
+		if (sv->framed && it0->len != n)
 			continue;
-		if (tape__diff_compare(sv->mask, rc->items[0].data, m, p, m, &eo, &go) != 1)
+		if (tape__diff_compare(sv->mask, it0->data, m, p, m, &eo, &go) != 1)
 			continue;
 		if (!first)
 			first = rc;
-		matches++;
+		(*matches)++;
 		/* Bytes that cover the first candidate's whole first message decide. */
 		if (n >= first->items[0].len)
 			break;
 	}
-	/* A client's first bytes can arrive in pieces: while they are a strict
-	 * prefix of several candidates' first messages ("GE" for "GET a" and
-	 * "GET b"), wait for more rather than guess. */
-	if (first && matches > 1 && n < first->items[0].len && !final)
-		return 0;
-	take(c, first ? first : next_unused(sv));
+	return first;
+}
+
+/*
+ * Chooses on the first client bytes p[0..n): the first unused recorded
+ * connection whose first c2s message starts like them; else, rather than a
+ * certain mismatch, the first used one that does (two clients sending the
+ * same first request to a tape that recorded it once); else the next unused
+ * one in recorded order.  0 while undecided (final: no more bytes will come).
+ */
+static int choose(struct sconn *c, const uint8_t *p, size_t n, int final)
+{
+	struct serve *sv = c->sv;
+	struct rconn *first;
+	size_t matches;
+
+	all_unused_if_needed(sv);
+	for (int used = 0; used < 2; used++) {
+		first = first_match(sv, p, n, used, &matches);
+		if (!first)
+			continue;
+		/* A client's first bytes can arrive in pieces: while they are a
+		 * strict prefix of several candidates' first messages ("GE" for
+		 * "GET a" and "GET b"), wait for more rather than guess. */
+		if (matches > 1 && n < first->items[0].len && !final)
+			return 0;
+		take(c, first);
+		return 1;
+	}
+	take(c, next_unused(sv));
 	return 1;
 }
 
@@ -342,9 +419,12 @@ static void conn_free(struct sconn *c)
 	free(c);
 }
 
-/* Ends c, matched or not; frees it. */
-static void conn_end(struct sconn *c, int matched, int reset)
+enum outcome { MATCHED, MISMATCHED, UNPLAYABLE };
+
+/* Ends c with that outcome (reset: abort it rather than close); frees it. */
+static void conn_end(struct sconn *c, enum outcome how, int reset)
 {
+	static const char *const names[] = {"matched", "mismatched", "stopped at a recorded gap"};
 	struct serve *sv = c->sv;
 	char cl[TAPE_ENDPOINT_STRLEN];
 
@@ -358,18 +438,21 @@ static void conn_end(struct sconn *c, int matched, int reset)
 			tape__stream_close(c->s);
 		c->s = NULL;
 	}
-	if (matched)
+	if (how == MATCHED)
 		sv->nmatched++;
-	else
+	else if (how == MISMATCHED)
 		sv->nmismatched++;
+	else
+		sv->nunplayable++;
 	tape_endpoint_format(&c->client, cl, sizeof cl);
-	tool_log(sv->quiet, "serve", "conn %llu from %s closed (%s): %llu bytes c2s, %llu bytes s2c",
-	     (unsigned long long)c->serial, cl, matched ? "matched" : "mismatched",
+	tool_log(sv->quiet, "serve", "conn %llu from %s closed (%s%s): %llu bytes c2s, %llu bytes s2c",
+	     (unsigned long long)c->serial, cl, names[how], c->reset ? ", the client reset" : "",
 	     (unsigned long long)c->bytes[TAPE_C2S], (unsigned long long)c->bytes[TAPE_S2C]);
 	if (sv->once) {
-		sv->ret = matched ? TOOL_EXIT_OK : TOOL_EXIT_DIFFER;
+		sv->ret = how == MATCHED ? TOOL_EXIT_OK :
+			  how == MISMATCHED ? TOOL_EXIT_DIFFER : TOOL_EXIT_INPUT;
 		tape__loop_stop(sv->loop);
-	} else if (!matched && sv->abort_first) {
+	} else if (how == MISMATCHED && sv->abort_first) {
 		sv->ret = TOOL_EXIT_NETWORK;
 		tape__loop_stop(sv->loop);
 	}
@@ -398,7 +481,21 @@ static void mismatch(struct sconn *c, const uint8_t *exp, size_t elen, const uin
 		(unsigned long long)c->serial, cl, (unsigned long long)(c->rc ? c->rc->id : 0),
 		what ? ": " : "", what ? what : "", rep ? rep : "(no memory for the report)\n");
 	free(rep);
-	conn_end(c, 0, 0);
+	conn_end(c, MISMATCHED, 0);
+}
+
+/* The recording cannot be played past item it (a gap): says so, always,
+ * and ends c. */
+static void unplayable(struct sconn *c, const struct item *it)
+{
+	char cl[TAPE_ENDPOINT_STRLEN];
+
+	tape_endpoint_format(&c->client, cl, sizeof cl);
+	fprintf(stderr, "tapedeck serve: conn %llu from %s (recorded conn %llu): the recorder missed "
+		"%zu %s bytes here%s; closing the connection\n",
+		(unsigned long long)c->serial, cl, (unsigned long long)c->rc->id, it->len,
+		tape_dir_name(it->dir), c->sv->framed ? " (framed: message bounds unknown)" : "");
+	conn_end(c, UNPLAYABLE, 0);
 }
 
 static int send_item(struct sconn *c, const struct item *it)
@@ -456,7 +553,7 @@ static int step_raw(struct sconn *c, const struct item *it)
 			mismatch(c, it->data + c->item_off, need, c->got, c->got_len, c->c2s_off,
 				 "the client ended its sending early");
 		else
-			conn_end(c, 0, 0);
+			conn_end(c, MISMATCHED, 0);
 		return -1;
 	}
 	return 0;
@@ -476,7 +573,7 @@ static int step_framed(struct sconn *c, const struct item *it)
 			mismatch(c, it->data, it->len, (const uint8_t *)"", 0, c->c2s_off,
 				 "the client ended its sending before this message");
 		else
-			conn_end(c, 0, 0);
+			conn_end(c, MISMATCHED, 0);
 		return -1;
 	}
 	memcpy(&mlen, c->got, sizeof mlen);
@@ -494,6 +591,95 @@ static int step_framed(struct sconn *c, const struct item *it)
 
 static void on_delay(struct tape__timer *t, void *arg);
 
+/* Raw mode, current item a c2s gap: takes its length in bytes unseen.
+ * As step_raw(). */
+static int step_gap(struct sconn *c, const struct item *it)
+{
+	size_t need = it->len - c->item_off, n = c->got_len < need ? c->got_len : need;
+
+	c->item_off += n;
+	got_drop(c, n);
+	if (c->item_off == it->len)
+		return 1;
+	if (c->eof) {
+		mismatch(c, (const uint8_t *)"", 0, (const uint8_t *)"", 0, c->c2s_off,
+			 "the client ended its sending inside bytes the recorder missed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Client bytes (or messages) beyond what the recording expects: a mismatch
+ * when asserting (-1), dropped otherwise (0). */
+static int extra_bytes(struct sconn *c, const char *where)
+{
+	char what[96];
+
+	if (!c->got_len)
+		return 0;
+	if (!c->sv->assert_data) {
+		c->c2s_off += c->got_len;
+		c->got_len = 0;
+		c->nmsg = 0;
+		return 0;
+	}
+	if (c->sv->framed) {
+		size_t mlen;
+		memcpy(&mlen, c->got, sizeof mlen);
+		snprintf(what, sizeof what, "a message after %s", where);
+		mismatch(c, (const uint8_t *)"", 0, c->got + sizeof mlen, mlen, c->c2s_off, what);
+	} else {
+		snprintf(what, sizeof what, "bytes after %s", where);
+		mismatch(c, (const uint8_t *)"", 0, c->got, c->got_len, c->c2s_off, what);
+	}
+	return -1;
+}
+
+/* Current item a c2s FIN or RST: the client must end its sending here.
+ * As step_raw(). */
+static int step_client_end(struct sconn *c)
+{
+	if (extra_bytes(c, "the client's recorded end"))
+		return -1;
+	return c->eof ? 1 : 0;
+}
+
+/* Current item s2c: plays it.  1 advanced, 0 waiting for its delay, -1
+ * ended c. */
+static int step_server(struct sconn *c, const struct item *it)
+{
+	struct serve *sv = c->sv;
+	int r;
+
+	if (it->kind == IT_GAP) {
+		unplayable(c, it);
+		return -1;
+	}
+	if (sv->delay && it->delta_ns && !c->delayed) {
+		c->waiting = 1;
+		tape__timer_start(sv->loop, &c->delay, tape__clock_ns() + it->delta_ns);
+		return 0;
+	}
+	c->delayed = 0;
+	switch (it->kind) {
+	case IT_DATA:
+		if ((r = send_item(c, it)) != 0) {
+			tool_err("serve: conn %llu: cannot send: %s", (unsigned long long)c->serial,
+				 tape_strerror(r));
+			conn_end(c, MISMATCHED, 1);
+			return -1;
+		}
+		return 1;
+	case IT_FIN:
+		c->shut = 1;
+		tape__stream_shutdown(c->s);
+		return 1;
+	default: /* IT_RST: the recorded server reset the connection */
+		conn_end(c, MATCHED, 1);
+		return -1;
+	}
+}
+
 /* Walks c's recorded connection as far as the bytes received allow. */
 static void drive(struct sconn *c)
 {
@@ -504,45 +690,27 @@ static void drive(struct sconn *c)
 		int r;
 
 		if (c->item >= c->rc->n) {
-			/* Recorded conversation over: half-close, expect EOF. */
+			/* Recorded conversation over (a capture may end before
+			 * the server's FIN): half-close, expect the client's end. */
 			if (!c->shut) {
 				c->shut = 1;
 				tape__stream_shutdown(c->s);
 			}
-			if (c->got_len && sv->assert_data) {
-				if (sv->framed) {
-					size_t mlen;
-					memcpy(&mlen, c->got, sizeof mlen);
-					mismatch(c, (const uint8_t *)"", 0, c->got + sizeof mlen, mlen, c->c2s_off,
-						 "a message after the recorded conversation");
-				} else {
-					mismatch(c, (const uint8_t *)"", 0, c->got, c->got_len, c->c2s_off,
-						 "bytes after the recorded conversation");
-				}
+			if (extra_bytes(c, "the recorded conversation"))
 				return;
-			}
 			if (c->eof)
-				conn_end(c, 1, 0);
+				conn_end(c, MATCHED, 0);
 			return;
 		}
 		it = &c->rc->items[c->item];
-		if (it->dir == TAPE_S2C) {
-			if (sv->delay && it->delta_ns && !c->delayed) {
-				c->waiting = 1;
-				tape__timer_start(sv->loop, &c->delay, tape__clock_ns() + it->delta_ns);
-				return;
-			}
-			c->delayed = 0;
-			if ((r = send_item(c, it)) != 0) {
-				tool_err("serve: conn %llu: cannot send: %s", (unsigned long long)c->serial,
-					 tape_strerror(r));
-				conn_end(c, 0, 1);
-				return;
-			}
-			c->item++;
-			continue;
-		}
-		r = sv->framed ? step_framed(c, it) : step_raw(c, it);
+		if (it->dir == TAPE_S2C)
+			r = step_server(c, it);
+		else if (it->kind == IT_FIN || it->kind == IT_RST)
+			r = step_client_end(c);
+		else if (it->kind == IT_GAP)
+			r = sv->framed ? (unplayable(c, it), -1) : step_gap(c, it);
+		else
+			r = sv->framed ? step_framed(c, it) : step_raw(c, it);
 		if (r <= 0)
 			return;
 		c->item++;
@@ -603,7 +771,7 @@ static void framing_failed(struct sconn *c, int rc)
 
 	tool_err("serve: conn %llu: c2s: %s; closing the connection", (unsigned long long)c->serial,
 		 *why ? why : tape_strerror(rc));
-	conn_end(c, 0, 1);
+	conn_end(c, MISMATCHED, 1);
 }
 
 static void on_data(struct tape__stream *s, const uint8_t *p, size_t n, void *arg)
@@ -624,7 +792,7 @@ static void on_data(struct tape__stream *s, const uint8_t *p, size_t n, void *ar
 	} else {
 		if ((rc = got_append(c, p, n, NULL, 0)) != 0) {
 			tool_err("serve: conn %llu: %s", (unsigned long long)c->serial, tape_strerror(rc));
-			conn_end(c, 0, 1);
+			conn_end(c, MISMATCHED, 1);
 			return;
 		}
 		if (!c->rc)
@@ -652,6 +820,18 @@ static void on_eof(struct tape__stream *s, void *arg)
 	drive(c);
 }
 
+/* Nothing but FINs and resets is left of c's recorded connection. */
+static int only_ends_left(const struct sconn *c)
+{
+	for (size_t i = c->item; i < c->rc->n; i++)
+		if (c->rc->items[i].kind == IT_DATA || c->rc->items[i].kind == IT_GAP)
+			return 0;
+	return 1;
+}
+
+/* The client's connection failed: a reset is its end, which is what the
+ * recording shows when only FINs and resets are left to play (and no
+ * unexpected bytes came before it). */
 static void on_error(struct tape__stream *s, int err, void *arg)
 {
 	struct sconn *c = arg;
@@ -660,13 +840,14 @@ static void on_error(struct tape__stream *s, int err, void *arg)
 	if (c->done)
 		return;
 	c->s = NULL; /* the loop closes it */
-	if (c->rc && c->item >= c->rc->n) {
-		conn_end(c, 1, 0);
+	c->reset = err == -ECONNRESET;
+	if (c->rc && only_ends_left(c) && !(c->got_len && c->sv->assert_data)) {
+		conn_end(c, MATCHED, 0);
 		return;
 	}
 	tool_err("serve: conn %llu: %s before the recorded conversation ended",
 		 (unsigned long long)c->serial, tape_strerror(err));
-	conn_end(c, 0, 0);
+	conn_end(c, MISMATCHED, 0);
 }
 
 static const struct tape__stream_cbs conn_cbs = {
@@ -724,7 +905,7 @@ static void on_accept(struct tape__listener *ls, int fd, const struct sockaddr *
 	return;
 fail:
 	tool_err("serve: cannot take a client: %s", tape_strerror(r));
-	conn_end(c, 0, 1);
+	conn_end(c, MISMATCHED, 1);
 }
 
 /* The command.  Options: the environment first, then the command line. */
@@ -895,9 +1076,10 @@ int tool_serve_main(int argc, char **argv)
 			tape__stream_abort(cn->s);
 		conn_free(cn);
 	}
-	fprintf(stderr, "tapedeck serve: stopped: %llu connections, %llu matched, %llu mismatched\n",
+	fprintf(stderr, "tapedeck serve: stopped: %llu connections, %llu matched, %llu mismatched, "
+		"%llu stopped at a recorded gap\n",
 		(unsigned long long)sv.nconns, (unsigned long long)sv.nmatched,
-		(unsigned long long)sv.nmismatched);
+		(unsigned long long)sv.nmismatched, (unsigned long long)sv.nunplayable);
 out:
 	if (sig_set)
 		tool_signals_off(&sigs);

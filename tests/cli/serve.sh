@@ -11,9 +11,10 @@ trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
 
 # A client: cl.py PORT OP...; ops: s:HEX sends, r:N reads N bytes and
 # prints them as hex, all reads to EOF and prints hex, shut half-closes,
-# f:HEX sends a len:8 frame, fr reads one len:8 frame and prints it.
+# f:HEX sends a len:8 frame, fr reads one len:8 frame and prints it, rst
+# resets the connection and stops, sleep:S waits S seconds.
 cat >cl.py <<'PYEOF'
-import socket, struct, sys
+import socket, struct, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 def rx(n):
     b = b""
@@ -36,6 +37,12 @@ for op in sys.argv[2:]:
         print(rx(int(op[2:])).hex())
     elif op == "shut":
         s.shutdown(socket.SHUT_WR)
+    elif op == "rst":
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+        break
+    elif op.startswith("sleep:"):
+        time.sleep(float(op[6:]))
     elif op == "all":
         b = b""
         try:
@@ -246,6 +253,128 @@ assert_eq "$(cat "$OUT")" "frame 776f726c64" "framed answer"
 run $CL "$LPORT" f:68656c6c6e all
 stop_serve s8
 assert_contains s8.err "c2s mismatch"
+
+# ---- recorded FINs, resets and gaps are played, not only the data
+# conn 1: the server half-closes after "A1" while the client still sends "b".
+# conn 2: the server resets after its answer.
+# conn 3: the client resets after its request.
+# conn 4: 3 client bytes the recorder missed, taken unseen.
+# conn 5: the server's bytes after "r1" were missed: the client gets "r1",
+#         then the end.
+# conn 6: the server answers only after the client's FIN.
+cat >ends.tsv <<EOF
+# tapedeck tsv v1
+0	1	open	127.0.0.1:40000	127.0.0.1:7000
+1	1	c2s	$(hex 'A1')
+2	1	fin	s2c
+3	1	c2s	$(hex 'b')
+4	1	fin	c2s
+5	1	close	fin
+10	2	open	127.0.0.1:40001	127.0.0.1:7000
+11	2	c2s	$(hex 'B2')
+12	2	s2c	$(hex 'y')
+13	2	rst	s2c
+14	2	close	rst
+20	3	open	127.0.0.1:40002	127.0.0.1:7000
+21	3	c2s	$(hex 'C3')
+22	3	rst	c2s
+23	3	close	rst
+30	4	open	127.0.0.1:40003	127.0.0.1:7000
+31	4	c2s	$(hex 'D4')
+32	4	gap	c2s	3
+33	4	c2s	$(hex 'cd')
+34	4	s2c	$(hex 'ok')
+35	4	fin	c2s
+36	4	fin	s2c
+37	4	close	fin
+40	5	open	127.0.0.1:40004	127.0.0.1:7000
+41	5	c2s	$(hex 'E5')
+42	5	s2c	$(hex 'r1')
+43	5	gap	s2c	5
+44	5	s2c	$(hex 'r2')
+45	5	close	end
+50	6	open	127.0.0.1:40005	127.0.0.1:7000
+51	6	c2s	$(hex 'F6')
+52	6	fin	c2s
+53	6	s2c	$(hex 'late')
+54	6	fin	s2c
+55	6	close	fin
+EOF
+start_serve se ends.tsv --listen 127.0.0.1:0
+# The server's FIN comes before the client sends "b": the client sees EOF
+# without half-closing first.
+run $CL "$LPORT" s:"$(hex 'A1')" all s:"$(hex 'b')" shut
+assert_eq "$(cat "$OUT")" "all " "server FIN played before the client's last bytes"
+run $CL "$LPORT" s:"$(hex 'B2')" all
+assert_eq "$(cat "$OUT")" "reset
+all 79" "server reset played after its answer"
+run $CL "$LPORT" s:"$(hex 'C3')" sleep:0.1 rst
+run $CL "$LPORT" s:"$(hex 'D4XYZcd')" r:2 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'ok')" "client bytes the recorder missed taken unseen"
+run $CL "$LPORT" s:"$(hex 'E5')" all
+assert_eq "$(cat "$OUT")" "all $(hex 'r1')" "served up to the server's gap"
+run $CL "$LPORT" s:"$(hex 'F6')" shut all
+assert_eq "$(cat "$OUT")" "all $(hex 'late')" "answer after the client's FIN"
+sleep 0.2
+assert_contains se.err "matched, the client reset"
+assert_contains se.err "the recorder missed 5 s2c bytes here"
+assert_contains se.err "misses 5 s2c bytes the recorder never saw"
+# Bytes where the client's FIN was recorded are a mismatch.
+run $CL "$LPORT" s:"$(hex 'F6')" s:"$(hex 'more')" shut all
+sleep 0.2
+assert_contains se.err "bytes after the client's recorded end"
+# A client reset where the recording goes on is a mismatch.
+run $CL "$LPORT" s:"$(hex 'D4')" sleep:0.1 rst
+sleep 0.2
+assert_contains se.err "before the recorded conversation ended"
+stop_serve se
+assert_contains se.err "8 connections, 5 matched, 2 mismatched, 1 stopped at a recorded gap"
+# --once on a connection that stops at a gap: status 2 (as replay's for
+# recordings missing client bytes).
+grep -v '	[12346]	' ends.tsv >gap.tsv
+start_serve sg gap.tsv --listen 127.0.0.1:0 --once
+run $CL "$LPORT" s:"$(hex 'E5')" all
+wait_serve sg 2
+# Framed: client bytes the recorder missed cannot be taken unseen (where
+# do the messages end?).
+cat >cgap.tsv <<EOF
+# tapedeck tsv v1
+0	1	open	127.0.0.1:40000	127.0.0.1:7000
+1	1	c2s	$(hex 'D4
+')
+2	1	gap	c2s	3
+3	1	s2c	$(hex 'ok
+')
+4	1	close	end
+EOF
+start_serve sgf cgap.tsv --listen 127.0.0.1:0 --framing line --once
+run $CL "$LPORT" s:"$(hex 'D4
+')" all
+wait_serve sgf 2
+assert_contains sgf.err "message bounds unknown"
+
+# ---- the same first request twice, recorded once: the used recording that
+# matches is played again rather than an unused one that cannot match.
+cat >same.tsv <<EOF
+# tapedeck tsv v1
+0	1	open	127.0.0.1:40000	127.0.0.1:7000
+1	1	c2s	$(hex 'GET x')
+2	1	s2c	$(hex 'X1')
+3	1	close	end
+10	2	open	127.0.0.1:40001	127.0.0.1:7000
+11	2	c2s	$(hex 'GET y')
+12	2	s2c	$(hex 'Y2')
+13	2	close	end
+EOF
+start_serve ss same.tsv --listen 127.0.0.1:0
+for i in 1 2; do
+	run $CL "$LPORT" s:"$(hex 'GET x')" r:2 shut all
+	assert_eq "$(sed -n 1p "$OUT")" "$(hex 'X1')" "GET x, client $i"
+done
+run $CL "$LPORT" s:"$(hex 'GET y')" r:2 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'Y2')" "GET y still unused"
+stop_serve ss
+assert_contains ss.err "3 connections, 3 matched, 0 mismatched"
 
 # ---- the environment, flags winning; usage errors
 TAPEDECK_LISTEN=127.0.0.1:0 TAPEDECK_FRAMING=len:8 TAPEDECK_ONCE=1 start_serve s9 rec.tsp
