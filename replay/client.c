@@ -29,7 +29,9 @@ void tool_client_usage(FILE *out)
 		"  -q, --quiet              no progress bar and no summary\n"
 		"  -h, --help               show this help\n"
 		"\n"
-		"TAPEDECK_CONNECT can stand for --connect; the command line wins.\n"
+		"Options can also come from the environment: TAPEDECK_CONNECT,\n"
+		"TAPEDECK_TIMING, TAPEDECK_TIMEOUT, TAPEDECK_IGNORE (one expression), and\n"
+		"TAPEDECK_TEXT_DIFF, TAPEDECK_QUIET (1 or true); the command line wins.\n"
 		"\n"
 		"Exit status: 0 everything matched; 1 the server answered differently; 2 usage\n"
 		"error or unreadable tape; 3 connection failures, resets or timeouts; 4 other\n"
@@ -50,9 +52,12 @@ int tool_client_main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	const struct tool_cmd *self = tool_cmd_find("client");
-	const char *connect_s = getenv("TAPEDECK_CONNECT"), *timing = NULL, *timeout = NULL;
+	const char *connect_s = getenv("TAPEDECK_CONNECT"), *timing = getenv("TAPEDECK_TIMING");
+	const char *timeout = getenv("TAPEDECK_TIMEOUT"), *env_ignore = getenv("TAPEDECK_IGNORE");
 	char *rargv[CLIENT_MAX_ARGS + 1];
-	int c, n = 0, text_diff = 0, quiet = 0;
+	int c, n = 0, cli_ignore = 0;
+	int text_diff = tool_env_true(getenv("TAPEDECK_TEXT_DIFF"));
+	int quiet = tool_env_true(getenv("TAPEDECK_QUIET"));
 
 	rargv[n++] = (char *)"replay";
 	optind = 1;
@@ -72,6 +77,7 @@ int tool_client_main(int argc, char **argv)
 				return tool_usage_error(self, "too many --ignore expressions");
 			rargv[n++] = (char *)"--ignore";
 			rargv[n++] = optarg;
+			cli_ignore = 1;
 			break;
 		case OPT_TEXTDIFF:
 			text_diff = 1;
@@ -92,16 +98,20 @@ int tool_client_main(int argc, char **argv)
 		return tool_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
 	if (!connect_s || !*connect_s)
 		return tool_usage_error(self, "--connect HOST:PORT is required (or TAPEDECK_CONNECT)");
+	if (!cli_ignore && env_ignore && *env_ignore) {
+		rargv[n++] = (char *)"--ignore";
+		rargv[n++] = (char *)env_ignore;
+	}
 	rargv[n++] = argv[optind];
 	rargv[n++] = (char *)"--target";
 	rargv[n++] = (char *)connect_s;
 	rargv[n++] = (char *)"--all";
 	rargv[n++] = (char *)"--verify";
-	if (timing) {
+	if (timing && *timing) {
 		rargv[n++] = (char *)"--timing";
 		rargv[n++] = (char *)timing;
 	}
-	if (timeout) {
+	if (timeout && *timeout) {
 		rargv[n++] = (char *)"--timeout";
 		rargv[n++] = (char *)timeout;
 	}

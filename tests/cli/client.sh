@@ -42,6 +42,15 @@ TAPEDECK_CONNECT="127.0.0.1:$PORT" run_expect_status 0 "$TAPEDECK" client good.t
 run_expect_status 1 "$TAPEDECK" client bad.tsv --connect "127.0.0.1:$PORT" --timing none
 assert_contains "$ERR" "offset"
 run_expect_status 0 "$TAPEDECK" client bad.tsv --connect "127.0.0.1:$PORT" --ignore 'answer .' -q
+# Every option from the environment; the command line wins.
+TAPEDECK_CONNECT="127.0.0.1:$PORT" TAPEDECK_IGNORE='answer .' TAPEDECK_TIMING=none TAPEDECK_QUIET=1 \
+	run_expect_status 0 "$TAPEDECK" client bad.tsv
+assert_empty "$ERR"
+TAPEDECK_CONNECT="127.0.0.1:$PORT" TAPEDECK_IGNORE='answer .' TAPEDECK_TEXT_DIFF=1 \
+	run_expect_status 1 "$TAPEDECK" client bad.tsv --ignore 'nothing here'
+TAPEDECK_CONNECT="127.0.0.1:$PORT" TAPEDECK_TIMING=bogus run_expect_status 2 "$TAPEDECK" client good.tsv
+TAPEDECK_CONNECT="127.0.0.1:1" run_expect_status 0 "$TAPEDECK" client good.tsv \
+	--connect "127.0.0.1:$PORT" -q
 kill -INT "$SV"
 wait "$SV" || fail "serve exited $? after SIGINT"
 

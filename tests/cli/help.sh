@@ -23,6 +23,11 @@ words() {
 	tr -c 'A-Za-z0-9-' '\n' | grep -v '^$' || :
 }
 
+# env_words: the TAPEDECK_ variable names in standard input, sorted.
+env_words() {
+	tr -c 'A-Za-z0-9_' '\n' | grep -E '^TAPEDECK_[A-Z_]+$' | sort -u || :
+}
+
 # The option part of a --help text's option lines ("  -f, --from FMT   read IN
 # as FMT" gives "-f, --from FMT").
 help_option_words() {
@@ -138,6 +143,12 @@ while read -r cmd; do
 	same_sets "exit codes of 'tapedeck $cmd --help' and tapedeck-$cmd.1" help.codes man.codes
 	comm -23 man.codes enum.codes >unknown
 	[ ! -s unknown ] || fail "tapedeck-$cmd.1 lists exit codes not in enum tool_exit: $(tr '\n' ' ' <unknown)"
+	# Environment variables: those --help names are in ENVIRONMENT, and
+	# ENVIRONMENT names no TAPEDECK_ variable --help lacks.
+	env_words <"help.$cmd" >help.env
+	man_section "$PAGE" ENVIRONMENT | env_words >man.env
+	same_sets "TAPEDECK_ variables of 'tapedeck $cmd --help' and the ENVIRONMENT of tapedeck-$cmd.1" \
+		help.env man.env
 	# The sections every command page has.
 	for s in NAME SYNOPSIS DESCRIPTION OPTIONS "EXIT STATUS" ENVIRONMENT EXAMPLES "SEE ALSO"; do
 		grep -q -x "\\.SH \"*$s\"*" "$PAGE" || fail "tapedeck-$cmd.1 has no $s section"
