@@ -49,6 +49,7 @@
 #define SERVE_WQ_MAX ((size_t)TAPE_MAX_DATA + (16u << 20)) /* a whole framed message fits */
 #define SERVE_MAX_BYTES ((uint64_t)1 << 32)               /* payload bytes loaded from a tape */
 #define SERVE_MAX_GOT ((size_t)TAPE_MAX_DATA + (16u << 20)) /* bytes held from one client */
+#define SERVE_SETTLE_NS (UINT64_C(100) * 1000000u) /* --ignore: quiet time before a difference counts */
 
 enum item_kind { IT_DATA, IT_GAP, IT_FIN, IT_RST };
 
@@ -85,6 +86,8 @@ struct sconn {
 	size_t got_len, got_cap;
 	size_t nmsg;         /* framed: messages in got */
 	struct tape__timer delay;
+	struct tape__timer settle; /* --ignore: armed while a difference may yet be masked */
+	int settled;         /* it fired: the bytes so far are all that came */
 	int delayed;         /* the delay of the current s2c item has passed */
 	int waiting;         /* the delay timer is armed */
 	int eof, shut, done;
@@ -342,11 +345,40 @@ static void take(struct sconn *c, struct rconn *rc)
 	     (unsigned long long)rc->id);
 }
 
+enum match { M_DIFF, M_PREFIX, M_FULL };
+
+/*
+ * Compares recorded bytes exp[0..elen) with the start of the received ones
+ * got[0..glen) under the --ignore mask, whose matches may have other lengths
+ * on either side ("Host: a:8081" against "Host: a:43211").  M_FULL: exp is
+ * all there, as the first *used bytes of got; M_PREFIX: got is the start of
+ * exp, more must come; M_DIFF: they differ, though with a mask more bytes
+ * may still complete a match that makes them equal (see SERVE_SETTLE_NS).
+ */
+static enum match match_start(const struct tape__mask *mask, const uint8_t *exp, size_t elen,
+			      const uint8_t *got, size_t glen, size_t *used)
+{
+	size_t eo = 0, go = 0;
+	int r = tape__diff_compare(mask, exp, elen, got, glen, &eo, &go);
+
+	if (r == 1) {
+		*used = glen;
+		return M_FULL;
+	}
+	if (r == 0 && eo == elen) {
+		*used = go;
+		return M_FULL;
+	}
+	if (r == 0 && go == glen)
+		return M_PREFIX;
+	return M_DIFF; /* or -ENOMEM: no way to say they match */
+}
+
 /* Among the recorded connections with used == want_used, the first whose
  * first c2s message starts like p[0..n) (framed: equals it); *matches
- * counts them up to the first that p covers whole. */
+ * counts them up to the first that p covers whole (*first_full then). */
 static struct rconn *first_match(struct serve *sv, const uint8_t *p, size_t n, int want_used,
-				 size_t *matches)
+				 size_t *matches, int *first_full)
 {
 	struct rconn *first = NULL;
 
@@ -354,20 +386,25 @@ static struct rconn *first_match(struct serve *sv, const uint8_t *p, size_t n, i
 	for (size_t i = 0; i < sv->nrc; i++) {
 		struct rconn *rc = &sv->rcs[i];
 		const struct item *it0 = rc->n ? &rc->items[0] : NULL;
-		size_t m, eo, go;
+		size_t eo, go, used;
+		enum match m;
 
 		if (rc->used != want_used || !it0 || it0->dir != TAPE_C2S || it0->kind != IT_DATA)
 			continue;
-		m = n < it0->len ? n : it0->len;
-		if (sv->framed && it0->len != n)
+		if (sv->framed)
+			m = tape__diff_compare(sv->mask, it0->data, it0->len, p, n, &eo, &go) == 1 ?
+				    M_FULL : M_DIFF;
+		else
+			m = match_start(sv->mask, it0->data, it0->len, p, n, &used);
+		if (m == M_DIFF)
 			continue;
-		if (tape__diff_compare(sv->mask, it0->data, m, p, m, &eo, &go) != 1)
-			continue;
-		if (!first)
+		if (!first) {
 			first = rc;
+			*first_full = m == M_FULL;
+		}
 		(*matches)++;
 		/* Bytes that cover the first candidate's whole first message decide. */
-		if (n >= first->items[0].len)
+		if (*first_full)
 			break;
 	}
 	return first;
@@ -385,19 +422,27 @@ static int choose(struct sconn *c, const uint8_t *p, size_t n, int final)
 	struct serve *sv = c->sv;
 	struct rconn *first;
 	size_t matches;
+	int full = 0;
 
+	final |= c->settled;
 	all_unused_if_needed(sv);
 	for (int used = 0; used < 2; used++) {
-		first = first_match(sv, p, n, used, &matches);
+		first = first_match(sv, p, n, used, &matches, &full);
 		if (!first)
 			continue;
 		/* A client's first bytes can arrive in pieces: while they are a
 		 * strict prefix of several candidates' first messages ("GE" for
 		 * "GET a" and "GET b"), wait for more rather than guess. */
-		if (matches > 1 && n < first->items[0].len && !final)
+		if (matches > 1 && !full && !final)
 			return 0;
 		take(c, first);
 		return 1;
+	}
+	/* Under a mask, bytes cut inside a masked field ("Da" of "Date: ...")
+	 * may match nothing yet: give them SERVE_SETTLE_NS to complete. */
+	if (sv->mask && !final) {
+		tape__timer_start(sv->loop, &c->settle, tape__clock_ns() + SERVE_SETTLE_NS);
+		return 0;
 	}
 	take(c, next_unused(sv));
 	return 1;
@@ -414,6 +459,7 @@ static void conn_free(struct sconn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	tape__timer_stop(sv->loop, &c->delay);
+	tape__timer_stop(sv->loop, &c->settle);
 	tape__deframer_free(c->dec);
 	free(c->got);
 	free(c);
@@ -528,7 +574,6 @@ static int step_raw(struct sconn *c, const struct item *it)
 {
 	struct serve *sv = c->sv;
 	size_t need = it->len - c->item_off, n = c->got_len < need ? c->got_len : need;
-	size_t eo, go;
 
 	if (!sv->assert_data || !sv->mask) {
 		if (sv->assert_data && n && memcmp(it->data + c->item_off, c->got, n) != 0) {
@@ -537,14 +582,25 @@ static int step_raw(struct sconn *c, const struct item *it)
 		}
 		c->item_off += n;
 		got_drop(c, n);
-	} else if (c->got_len >= need) {
-		int eq = tape__diff_compare(sv->mask, it->data, it->len, c->got, need, &eo, &go);
-		if (eq != 1) {
+	} else {
+		/* Masked: matches may change lengths, so the item is compared whole
+		 * against however many bytes it takes (item_off stays 0 until). */
+		size_t used = 0;
+		enum match m = match_start(sv->mask, it->data, it->len, c->got, c->got_len, &used);
+		if (m == M_DIFF && !c->eof && !c->settled) {
+			tape__timer_start(sv->loop, &c->settle, tape__clock_ns() + SERVE_SETTLE_NS);
+			return 0;
+		}
+		if (m == M_DIFF) {
 			mismatch(c, it->data, it->len, c->got, c->got_len, c->c2s_off, NULL);
 			return -1;
 		}
-		c->item_off = it->len;
-		got_drop(c, need);
+		tape__timer_stop(sv->loop, &c->settle);
+		c->settled = 0;
+		if (m == M_FULL) {
+			c->item_off = it->len;
+			got_drop(c, used);
+		}
 	}
 	if (c->item_off == it->len)
 		return 1;
@@ -728,6 +784,19 @@ static void on_delay(struct tape__timer *t, void *arg)
 	drive(c);
 }
 
+/* --ignore: no byte came for SERVE_SETTLE_NS after a difference, so the
+ * bytes so far are what the client meant to send. */
+static void on_settle(struct tape__timer *t, void *arg)
+{
+	struct sconn *c = arg;
+
+	(void)t;
+	c->settled = 1;
+	if (!c->rc)
+		choose(c, c->got, c->got_len, 1);
+	drive(c);
+}
+
 static int got_append(struct sconn *c, const void *a, size_t an, const void *b, size_t bn)
 {
 	size_t need = c->got_len + an + bn;
@@ -878,6 +947,7 @@ static void on_accept(struct tape__listener *ls, int fd, const struct sockaddr *
 	c->sv = sv;
 	c->serial = ++sv->serial;
 	tape__timer_init(&c->delay, on_delay, c);
+	tape__timer_init(&c->settle, on_settle, c);
 	tape__endpoint_from_sockaddr(&c->client, peer);
 	c->next = sv->conns;
 	if (sv->conns)

@@ -223,6 +223,77 @@ start_serve s6b two.tsv --listen 127.0.0.1:0 --once --no-assert
 run $CL "$LPORT" s:"$(hex 'xxxxxx')" r:9 shut all
 wait_serve s6b 1
 
+# Masked fields may change length: "Host: h:8081" recorded, "Host: h:43211"
+# sent, raw and framed, the request whole or cut inside the masked field.
+cat >host.tsv <<EOF
+# tapedeck tsv v1
+0	1	open	127.0.0.1:40000	127.0.0.1:8081
+1	1	c2s	$(hex 'GET /a
+Host: h:8081
+')
+2	1	s2c	$(hex 'A
+')
+3	1	c2s	$(hex 'GET /b
+Host: h:8081
+')
+4	1	s2c	$(hex 'B
+')
+5	1	close	end
+10	2	open	127.0.0.1:40001	127.0.0.1:8081
+11	2	c2s	$(hex 'GET /c
+Host: h:8081
+')
+12	2	s2c	$(hex 'C
+')
+13	2	close	end
+EOF
+start_serve s5b host.tsv --listen 127.0.0.1:0 --ignore 'Host: [^
+]*'
+run $CL "$LPORT" s:"$(hex 'GET /c
+Host: h:43211
+')" r:2 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'C
+')" "masked field of another length chooses and matches"
+run $CL "$LPORT" s:"$(hex 'GET /a
+Ho')" sleep:0.02 s:"$(hex 'st: h:1
+GET /b
+Host: h:999999
+')" r:4 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'A
+B
+')" "masked requests back to back, the first cut inside its field"
+# A real difference is still one, reported once the client goes quiet.
+run $CL "$LPORT" s:"$(hex 'GET /a
+Host: h:1
+GET /x
+')" r:2 sleep:0.5 shut all
+sleep 0.2
+assert_contains s5b.err "c2s mismatch"
+stop_serve s5b
+assert_contains s5b.err "3 connections, 2 matched, 1 mismatched"
+# Framed: whole messages compared under the mask, whatever their lengths.
+cat >hostl.tsv <<EOF
+# tapedeck tsv v1
+0	1	open	127.0.0.1:40000	127.0.0.1:8081
+1	1	c2s	$(hex 'Host: k:8081
+')
+2	1	s2c	$(hex 'K
+')
+3	1	close	end
+10	2	open	127.0.0.1:40001	127.0.0.1:8081
+11	2	c2s	$(hex 'Host: h:8081
+')
+12	2	s2c	$(hex 'H
+')
+13	2	close	end
+EOF
+start_serve s5c hostl.tsv --listen 127.0.0.1:0 --framing line --once --ignore 'h:[0-9]+'
+run $CL "$LPORT" s:"$(hex 'Host: h:43211
+')" r:2 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'H
+')" "framed: the masked message of another length chooses its recording"
+wait_serve s5c 0
+
 # ---- server speaks first: the greeting at once
 cat >greet.tsv <<EOF
 # tapedeck tsv v1
