@@ -209,8 +209,9 @@ static void final_report(struct run *r, int quiet)
 	}
 	/* Loss is reported even with -q. */
 	if (st.kernel_drops || st.if_drops)
-		tool_warn("%s: %llu packets dropped by the kernel and %llu by the interface; the bytes they "
-			  "carried are gaps on the tape (%llu gap bytes in all)",
+		tool_warn("%s: %llu packets dropped by the kernel and %llu by the interface; their bytes are "
+			  "gaps on the tape where later packets proved them missing (%llu gap bytes in all), "
+			  "and connections all of whose packets were lost are not on it",
 			  r->cfg->lo.device, (unsigned long long)st.kernel_drops,
 			  (unsigned long long)st.if_drops, (unsigned long long)st.gap_bytes);
 }

@@ -59,7 +59,7 @@ int tool_client_main(int argc, char **argv)
 	int text_diff = tool_env_true(getenv("TAPEDECK_TEXT_DIFF"));
 	int quiet = tool_env_true(getenv("TAPEDECK_QUIET"));
 
-	rargv[n++] = (char *)"replay";
+	rargv[n++] = (char *)"client"; /* replay names itself after argv[0] */
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "c:qh", opts, NULL)) != -1) {
 		switch (c) {

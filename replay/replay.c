@@ -705,7 +705,8 @@ static int write_report(const char *path, struct tape_replay *rp, const struct r
 	return fclose(f) ? -errno : 0;
 }
 
-static void print_outcome(struct tape_replay *rp, const struct tape_replay_opts *o, int quiet)
+static void print_outcome(struct tape_replay *rp, const struct tape_replay_opts *o, int quiet,
+			  const char *who)
 {
 	struct tape_replay_stats st;
 	size_t n, shown = 0, failed = 0;
@@ -716,7 +717,7 @@ static void print_outcome(struct tape_replay *rp, const struct tape_replay_opts 
 	for (size_t i = 0; i < n && i < SHOW_MAX; i++) {
 		struct tape_replay_mismatch m;
 		tape_replay_mismatch(rp, i, &m);
-		fprintf(stderr, "tapedeck replay: mismatch: connection %llu", (unsigned long long)m.conn);
+		fprintf(stderr, "tapedeck %s: mismatch: connection %llu", who, (unsigned long long)m.conn);
 		if (o->loops > 1)
 			fprintf(stderr, " (loop %u)", m.loop + 1);
 		fprintf(stderr, ", %s offset %llu (received offset %llu):\n%s", tape_dir_name(m.dir),
@@ -725,7 +726,7 @@ static void print_outcome(struct tape_replay *rp, const struct tape_replay_opts 
 			fputc('\n', stderr);
 	}
 	if (st.mismatches > SHOW_MAX)
-		fprintf(stderr, "tapedeck replay: ... %llu more mismatches%s\n",
+		fprintf(stderr, "tapedeck %s: ... %llu more mismatches%s\n", who,
 			(unsigned long long)(st.mismatches - SHOW_MAX), " (all kept ones are in --report)");
 	n = tape_replay_result_count(rp);
 	for (size_t i = 0; i < n; i++) {
@@ -736,11 +737,11 @@ static void print_outcome(struct tape_replay *rp, const struct tape_replay_opts 
 			continue;
 		failed++;
 		if (shown++ < SHOW_MAX)
-			fprintf(stderr, "tapedeck replay: connection %llu: %s: %s\n", (unsigned long long)r.conn,
+			fprintf(stderr, "tapedeck %s: connection %llu: %s: %s\n", who, (unsigned long long)r.conn,
 				tape_replay_status_name(r.status), r.detail);
 	}
 	if (shown > SHOW_MAX)
-		fprintf(stderr, "tapedeck replay: ... %zu more failed connections\n", failed - SHOW_MAX);
+		fprintf(stderr, "tapedeck %s: ... %zu more failed connections\n", who, failed - SHOW_MAX);
 	if (quiet)
 		return;
 	if (o->target.family)
@@ -749,11 +750,11 @@ static void print_outcome(struct tape_replay *rp, const struct tape_replay_opts 
 		snprintf(tgt, sizeof tgt, "their maps");
 	if (st.server.family) {
 		tape_endpoint_format(&st.server, srv, sizeof srv);
-		fprintf(stderr, "tapedeck replay: %llu connections (of %llu on the tape, recorded server %s) x%u to %s\n",
+		fprintf(stderr, "tapedeck %s: %llu connections (of %llu on the tape, recorded server %s) x%u to %s\n", who,
 			(unsigned long long)st.selected, (unsigned long long)st.tape_conns, srv,
 			o->loops ? o->loops : 1, tgt);
 	} else {
-		fprintf(stderr, "tapedeck replay: %llu connections (of %llu on the tape) x%u to %s\n",
+		fprintf(stderr, "tapedeck %s: %llu connections (of %llu on the tape) x%u to %s\n", who,
 			(unsigned long long)st.selected, (unsigned long long)st.tape_conns, o->loops ? o->loops : 1,
 			tgt);
 	}
@@ -833,7 +834,10 @@ int tool_replay_main(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const struct tool_cmd *self = tool_cmd_find("replay");
+	/* `tapedeck client` runs this with argv[0] "client": its messages and
+	 * usage errors carry its own name. */
+	const char *who = argc > 0 && strcmp(argv[0], "client") == 0 ? "client" : "replay";
+	const struct tool_cmd *self = tool_cmd_find(who);
 	struct tape_replay_opts o;
 	struct tape_endpoint server;
 	struct tape_replay_map *maps = NULL;
@@ -1194,7 +1198,7 @@ int tool_replay_main(int argc, char **argv)
 		tool_err("%s", tape_writer_error(w));
 		status = TOOL_EXIT_INTERNAL;
 	}
-	print_outcome(rp, &o, quiet);
+	print_outcome(rp, &o, quiet, who);
 	if (report_path) {
 		struct run_info ri = {tape, &o, status, run_error};
 		rc = write_report(report_path, rp, &ri);
