@@ -48,6 +48,52 @@ const char *tape_err_name(int err)
 		return "ENOSPC";
 	case -EPIPE:
 		return "EPIPE";
+	case -ECONNREFUSED:
+		return "ECONNREFUSED";
+	case -ECONNRESET:
+		return "ECONNRESET";
+	case -ECONNABORTED:
+		return "ECONNABORTED";
+	case -ETIMEDOUT:
+		return "ETIMEDOUT";
+	case -EHOSTUNREACH:
+		return "EHOSTUNREACH";
+	case -ENETUNREACH:
+		return "ENETUNREACH";
+	case -ENETDOWN:
+		return "ENETDOWN";
+	case -EADDRINUSE:
+		return "EADDRINUSE";
+	case -EADDRNOTAVAIL:
+		return "EADDRNOTAVAIL";
+	case -EAFNOSUPPORT:
+		return "EAFNOSUPPORT";
+	case -EMFILE:
+		return "EMFILE";
+	case -ENFILE:
+		return "ENFILE";
+	case -ENOBUFS:
+		return "ENOBUFS";
+	case -EPERM:
+		return "EPERM";
+	case -EINVAL:
+		return "EINVAL";
+	case -EINTR:
+		return "EINTR";
+	case -EAGAIN:
+		return "EAGAIN";
+	case -EEXIST:
+		return "EEXIST";
+	case -EISDIR:
+		return "EISDIR";
+	case -ENOTDIR:
+		return "ENOTDIR";
+	case -EROFS:
+		return "EROFS";
+	case -EFBIG:
+		return "EFBIG";
+	case -EDQUOT:
+		return "EDQUOT";
 	default:
 		return "EOTHER";
 	}

@@ -32,6 +32,9 @@ static void test_model_error_names(void)
 	CU_ASSERT_STRING_EQUAL(tape_err_name(-ENOENT), "ENOENT");
 	CU_ASSERT_STRING_EQUAL(tape_err_name(-ENOMEM), "ENOMEM");
 	CU_ASSERT_STRING_EQUAL(tape_err_name(-EPIPE), "EPIPE");
+	CU_ASSERT_STRING_EQUAL(tape_err_name(-ECONNREFUSED), "ECONNREFUSED");
+	CU_ASSERT_STRING_EQUAL(tape_err_name(-ETIMEDOUT), "ETIMEDOUT");
+	CU_ASSERT_STRING_EQUAL(tape_err_name(-ECONNRESET), "ECONNRESET");
 	CU_ASSERT_STRING_EQUAL(tape_err_name(-5000), "EOTHER");
 
 	CU_ASSERT_STRING_EQUAL(tape_strerror(TAPE_EFORMAT), "malformed input");

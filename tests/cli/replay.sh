@@ -357,7 +357,7 @@ wait "$gone_PID" 2>/dev/null || :
 run_expect_status 3 "$TAPEDECK" replay session.tsv --target "127.0.0.1:$GONE" --report r.json
 assert_contains "$ERR" "connect-failed"
 json r.json 'd["exit"] == 3' 'd["stats"]["connect_failures"] == 2' \
-	'd["connections"][0]["error"] == "ECONNREFUSED" or d["connections"][0]["status"] == "connect-failed"'
+	'd["connections"][0]["error"] == "ECONNREFUSED" and d["connections"][0]["status"] == "connect-failed"'
 start_kv mute --mode mute
 run_expect_status 3 "$TAPEDECK" replay session.tsv --target "127.0.0.1:$PORT" --verify --timeout 300 --report r.json
 assert_contains "$ERR" "nothing for 300 ms"
