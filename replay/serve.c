@@ -1009,6 +1009,7 @@ int tool_serve_main(int argc, char **argv)
 	char why[512], ls[TAPE_ENDPOINT_STRLEN], fname[16];
 	unsigned long long v;
 	int c, rc, ret = TOOL_EXIT_OK, sig_set = 0, cli_ignore = 0;
+	unsigned long long nopen = 0;
 
 	memset(&sv, 0, sizeof sv);
 	sv.assert_data = !tool_env_true(getenv("TAPEDECK_NO_ASSERT"));
@@ -1142,14 +1143,16 @@ int tool_serve_main(int argc, char **argv)
 	}
 	while (sv.conns) {
 		struct sconn *cn = sv.conns;
+		nopen++;
 		if (cn->s)
 			tape__stream_abort(cn->s);
 		conn_free(cn);
 	}
 	fprintf(stderr, "tapedeck serve: stopped: %llu connections, %llu matched, %llu mismatched, "
-		"%llu stopped at a recorded gap\n",
+		"%llu stopped at a recorded gap, %llu still open\n",
 		(unsigned long long)sv.nconns, (unsigned long long)sv.nmatched,
-		(unsigned long long)sv.nmismatched, (unsigned long long)sv.nunplayable);
+		(unsigned long long)sv.nmismatched, (unsigned long long)sv.nunplayable,
+		(unsigned long long)nopen);
 out:
 	if (sig_set)
 		tool_signals_off(&sigs);

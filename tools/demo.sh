@@ -74,6 +74,15 @@ printf '$ %s replay %s --target 127.0.0.1:%s --verify\n' "$TD" "$TAPE" "$PORT"
 st=$?
 cat "$OUT/replay.log"
 [ $st -eq 0 ] || die "replay --verify exited $st"
+# The replay is done when its side is; serve may still be taking the last
+# FIN or reset: wait until it has closed as many connections as were played.
+played=$(sed -n 's/^tapedeck replay: \([0-9]*\) connections .*/\1/p' "$OUT/replay.log")
+i=0
+until [ "$(grep -c ' closed (' "$OUT/serve.log")" -ge "${played:-0}" ]; do
+	i=$((i + 1))
+	[ $i -lt 500 ] || die "serve did not close the $played connections within 5 s"
+	sleep 0.01
+done
 kill -INT "$SV"
 wait "$SV"
 st=$?
