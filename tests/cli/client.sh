@@ -4,8 +4,6 @@
 . "${TOP_SRCDIR:-$(dirname "$0")/../..}/tests/cli/lib.sh"
 
 cd "$TMP" || exit 1
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
 
 hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 # tape FILE ANSWER: one request/response connection.
@@ -26,16 +24,8 @@ tape good.tsv 'answer a
 tape bad.tsv 'answer B
 '
 
-"$TAPEDECK" serve good.tsv --listen 127.0.0.1:0 -q 2>serve.err &
-SV=$!
-PIDS="$PIDS $SV"
-_i=0
-while ! grep -q 'listening on' serve.err 2>/dev/null; do
-	_i=$((_i + 1))
-	[ "$_i" -lt 500 ] || fail "serve did not start: $(cat serve.err)"
-	sleep 0.01
-done
-PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' serve.err)
+td_start serve serve good.tsv --listen 127.0.0.1:0 -q
+PORT=$LPORT
 
 run_expect_status 0 "$TAPEDECK" client good.tsv --connect "127.0.0.1:$PORT" --timing none -q
 TAPEDECK_CONNECT="127.0.0.1:$PORT" run_expect_status 0 "$TAPEDECK" client good.tsv -q
@@ -51,10 +41,9 @@ TAPEDECK_CONNECT="127.0.0.1:$PORT" TAPEDECK_IGNORE='answer .' TAPEDECK_TEXT_DIFF
 TAPEDECK_CONNECT="127.0.0.1:$PORT" TAPEDECK_TIMING=bogus run_expect_status 2 "$TAPEDECK" client good.tsv
 TAPEDECK_CONNECT="127.0.0.1:1" run_expect_status 0 "$TAPEDECK" client good.tsv \
 	--connect "127.0.0.1:$PORT" -q
-kill -INT "$SV"
-wait "$SV" || fail "serve exited $? after SIGINT"
+td_stop serve
 
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null || echo 1)
+PORT=$(free_port 2>/dev/null || echo 1)
 run_expect_status 3 "$TAPEDECK" client good.tsv --connect "127.0.0.1:$PORT" --timing none -q
 run_expect_status 2 "$TAPEDECK" client good.tsv
 run_expect_status 2 "$TAPEDECK" client --connect 127.0.0.1:1

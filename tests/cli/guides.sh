@@ -9,9 +9,6 @@ KV=$TOP_BUILDDIR/tests/peers/kvserver
 [ -d "$GUIDES" ] || fail "no $GUIDES"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
 # ---- the guides themselves -------------------------------------------------
 
 # check_links FILE...: prints every relative link target of the Markdown
@@ -221,56 +218,13 @@ fi
 [ -x "$KV" ] || skip "no tests/peers/kvserver in $TOP_BUILDDIR"
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed for the clients"
 
-# start_td NAME ARG...: tapedeck ARG... in the background, standard error in
-# NAME.err; waits for its "listening on" line; pid in $BG, port in $LPORT.
-start_td() {
-	_n=$1
-	shift
-	"$TAPEDECK" "$@" 2>"$_n.err" &
-	BG=$!
-	PIDS="$PIDS $BG"
-	_i=0
-	while ! grep -q 'listening on' "$_n.err" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ "$_i" -ge 500 ] || ! kill -0 "$BG" 2>/dev/null; then
-			cat "$_n.err" >&2
-			fail "tapedeck $1 ($_n) did not start"
-		fi
-		sleep 0.01
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$_n.err")
-	[ -n "$LPORT" ] || fail "no port in: $(cat "$_n.err")"
-}
-
-# stop_td NAME WANT: SIGINT to $BG (unless it already exited), then its
-# status must be WANT, with no sanitizer report.
-stop_td() {
-	kill -INT "$BG" 2>/dev/null || :
-	set +e
-	wait "$BG"
-	_st=$?
-	set -e
-	if grep -E 'Sanitizer|runtime error' "$1.err" >/dev/null; then
-		sed -n '1,40p' "$1.err" >&2
-		fail "sanitizer report from $1"
-	fi
-	[ "$_st" -eq "$2" ] || { cat "$1.err" >&2; fail "$1 exited $_st, expected $2"; }
-}
-
 # start_kv NAME [ARG...]: a kvserver; its port in $KPORT, its pid in $KPID.
 start_kv() {
 	_n=$1
 	shift
-	"$KV" --port-file "$_n.port" "$@" 2>"$_n.err" &
-	KPID=$!
-	PIDS="$PIDS $KPID"
-	_i=0
-	while [ ! -s "$_n.port" ]; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || fail "kvserver $_n did not start: $(cat "$_n.err")"
-		sleep 0.01
-	done
-	KPORT=$(cat "$_n.port")
+	peer_start "$_n" "$KV" --port-file "$_n.port" "$@"
+	KPORT=$PEER_PORT
+	KPID=$PEER_PID
 }
 
 # A test suite in miniature: kvc.py PORT COMMAND... sends each command as a
@@ -316,9 +270,9 @@ suite() {
 start_kv real --preload greeting=hello
 REAL=$KPORT
 REAL_PID=$KPID
-start_td proxy proxy --listen 127.0.0.1:0 --target "127.0.0.1:$REAL" --framing line -w fixture.tsv
+td_start proxy proxy --listen 127.0.0.1:0 --target "127.0.0.1:$REAL" --framing line -w fixture.tsv
 suite "$LPORT" rec
-stop_td proxy 0
+td_stop proxy 0
 assert_contains proxy.err "stopped: 2 connections"
 assert_eq "$(cat rec.2)" "PONG
 VALUE hello" "answers of the real service"
@@ -334,7 +288,7 @@ assert_same_file fixture.tsv again.tsv
 
 # ---- serve as the stand-in, on port 0 -------------------------------------------
 
-start_td serve serve fixture.tsv --listen 127.0.0.1:0 --framing line
+td_start serve serve fixture.tsv --listen 127.0.0.1:0 --framing line
 assert_contains serve.err "serving 2 connections of fixture.tsv (framing line)"
 suite "$LPORT" got
 assert_same_file rec.1 got.1
@@ -342,21 +296,21 @@ assert_same_file rec.2 got.2
 # In the other order: each client finds its recording by its first request.
 kvc "$LPORT" "$B"
 assert_same_file rec.2 "$OUT"
-stop_td serve 0
+td_stop serve 0
 assert_contains serve.err "stopped: 3 connections, 3 matched, 0 mismatched"
 
 # A request the fixture does not hold: with --abort, serve exits 3.
-start_td abort serve fixture.tsv --listen 127.0.0.1:0 --framing line --abort
+td_start abort serve fixture.tsv --listen 127.0.0.1:0 --framing line --abort
 run python3 kvc.py "$LPORT" 'GET colour'
-stop_td abort 3
+td_stop abort 3
 assert_contains abort.err "c2s mismatch"
 
 # A field of the requests that changes, masked, of another length too.
-start_td masked serve fixture.tsv --listen 127.0.0.1:0 --framing line --ignore 'col[a-z]*r' --abort
+td_start masked serve fixture.tsv --listen 127.0.0.1:0 --framing line --ignore 'col[a-z]*r' --abort
 kvc "$LPORT" 'GET greeting|SET colar blue|GET colouur|DATE'
 assert_eq "$(sed -n 2,3p "$OUT")" "OK
 VALUE blue" "answers to masked requests"
-stop_td masked 0
+td_stop masked 0
 
 # The stand-in script of ci-fixtures.md, run around a suite that passes,
 # one that sends an unknown request, and one that fails by itself.
@@ -397,11 +351,9 @@ run_expect_status 1 "$TAPEDECK" client fixture.tsv --connect "127.0.0.1:$KPORT" 
 assert_contains "$ERR" "-VALUE hello"
 assert_contains "$ERR" "+VALUE howdy"
 # A service that is down: 3.
-kill "$CHANGED_PID"
-wait "$CHANGED_PID" 2>/dev/null || :
+bg_kill "$CHANGED_PID"
 run_expect_status 3 "$TAPEDECK" client fixture.tsv --connect "127.0.0.1:$KPORT" --timing none -q
-kill "$REAL_PID"
-wait "$REAL_PID" 2>/dev/null || :
+bg_kill "$REAL_PID"
 
 # ---- replaying.md: the bundled pcap against a python3 HTTP server -----------------
 
@@ -409,13 +361,8 @@ mkdir site
 printf 'hello from tapedeck\n' >site/hello.txt
 printf '{"name": "tapedeck", "kind": "sample"}\n' >site/info.json
 python3 -u -m http.server --bind 127.0.0.1 --directory site 0 >http.out 2>http.err &
-PIDS="$PIDS $!"
-_i=0
-until grep -q 'port [0-9]' http.out 2>/dev/null; do
-	_i=$((_i + 1))
-	[ "$_i" -lt 500 ] || fail "python3 http.server did not start: $(cat http.err)"
-	sleep 0.01
-done
+bg_register "$!"
+poll grep -q 'port [0-9]' http.out || fail "python3 http.server did not start: $(cat http.err)"
 HP=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' http.out | head -n 1)
 [ -n "$HP" ] || fail "no port in: $(cat http.out)"
 # (Connection 3 is a 404 page, whose HTML depends on the Python version.)

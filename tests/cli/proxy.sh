@@ -7,59 +7,11 @@ command -v python3 >/dev/null 2>&1 || skip "python3 is needed for the peers"
 PEER="python3 $TOP_SRCDIR/tests/peers/proxy_peer.py"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
-# start_server NAME MODE: a peer server (echo or len8); its port in $SPORT.
+# start_server NAME MODE: a peer server (echo, len8 or http); its port in
+# $SPORT.
 start_server() {
-	$PEER serve "$2" "$1.port" 2>"$1.err" &
-	PIDS="$PIDS $!"
-	_i=0
-	while [ ! -s "$1.port" ]; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || fail "server $1 did not start: $(cat "$1.err")"
-		sleep 0.01
-	done
-	SPORT=$(cat "$1.port")
-}
-
-# start_proxy NAME ARG...: tapedeck proxy in the background, logging to
-# NAME.err; its pid in $PX and its port in $LPORT.
-start_proxy() {
-	_n=$1
-	shift
-	# Not under timeout(1), which would change the status a signal
-	# leaves; the EXIT trap kills what is left.
-	"$TAPEDECK" proxy "$@" 2>"$_n.err" &
-	PX=$!
-	PIDS="$PIDS $PX"
-	_i=0
-	while ! grep -q 'listening on' "$_n.err" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ "$_i" -ge 500 ] || ! kill -0 "$PX" 2>/dev/null; then
-			cat "$_n.err" >&2
-			fail "proxy $_n did not start"
-		fi
-		sleep 0.01
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$_n.err")
-	[ -n "$LPORT" ] || fail "no port in: $(cat "$_n.err")"
-}
-
-# stop_proxy NAME: SIGINT, which must end it with status 0 and no
-# sanitizer report.
-stop_proxy() {
-	kill -INT "$PX"
-	set +e
-	wait "$PX"
-	_st=$?
-	set -e
-	if grep -E 'Sanitizer|runtime error' "$1.err" >/dev/null; then
-		sed -n '1,40p' "$1.err" >&2
-		fail "sanitizer report from proxy $1"
-	fi
-	[ "$_st" -eq 0 ] || { cat "$1.err" >&2; fail "proxy $1 exited $_st after SIGINT"; }
-	assert_contains "$1.err" "stopped:"
+	peer_start "$1" $PEER serve "$2" "$1.port"
+	SPORT=$PEER_PORT
 }
 
 # tsv FILE EXPR...: each Python expression holds over ev, the list of the
@@ -102,12 +54,12 @@ run_expect_status 2 "$TAPEDECK" proxy --listen 127.0.0.1:0 --target 127.0.0.1:1 
 # ---- many concurrent clients, one tape, exact bytes, half-close both ways
 start_server echo echo
 ECHO=$SPORT
-start_proxy p1 --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO" -w conc.tape
+td_start p1 proxy --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO" -w conc.tape
 run $PEER client "$LPORT" echo 8 c
 [ "$STATUS" -eq 0 ] || fail "clients failed: $(cat "$ERR")"
 [ "$(grep -c '^re:c-[0-7]$' "$OUT")" -eq 8 ] || { cat "$OUT" >&2; fail "echo answers"; }
 [ "$(grep -c '^bye$' "$OUT")" -eq 8 ] || fail "the server's bytes after the client's FIN were lost"
-stop_proxy p1
+td_stop p1
 td describe --json conc.tape
 assert_contains "$OUT" '"finalised":true'
 td convert conc.tape conc.tsv
@@ -124,27 +76,27 @@ tsv conc.tsv '[e[2] for e in ev].index("close") > [e[2] for e in ev].index("open
 # ---- len:8 framing: events are payloads, headers regenerated
 start_server len8 len8
 FR=$SPORT
-start_proxy p2 --listen 127.0.0.1:0 --target "127.0.0.1:$FR" --framing len:8 -w framed.tsv --flush
+td_start p2 proxy --listen 127.0.0.1:0 --target "127.0.0.1:$FR" --framing len:8 -w framed.tsv --flush
 run $PEER client "$LPORT" len8 3 message
 [ "$STATUS" -eq 0 ] || fail "framed clients failed: $(cat "$ERR")"
 [ "$(grep -c '^echo: 1_message|echo: 2_message|eof$' "$OUT")" -eq 3 ] || { cat "$OUT" >&2; fail "framed answers"; }
 # --flush: the events are in the file before the proxy stops.
 tsv framed.tsv 'len(conns) == 3' 'all(msgs(c, "c2s") == [b"1_message", b"2_message"] for c in conns)' \
 	'all(msgs(c, "s2c") == [b"echo: 1_message", b"echo: 2_message"] for c in conns)'
-stop_proxy p2
+td_stop p2
 assert_contains framed.tsv "# framing: len:8"
 tsv framed.tsv 'all(conns[c][-1] == ["close", "fin"] for c in conns)'
 
 # ---- http1 framing: keep-alive requests, chunked and HEAD responses
 if command -v curl >/dev/null 2>&1; then
 	start_server http http
-	start_proxy ph --listen 127.0.0.1:0 --target "127.0.0.1:$SPORT" --framing http1 -w http.tsv
+	td_start ph proxy --listen 127.0.0.1:0 --target "127.0.0.1:$SPORT" --framing http1 -w http.tsv
 	U=http://127.0.0.1:$LPORT
 	run curl -sS "$U/a" "$U/chunked" --next -sS -I "$U/h" --next -sS "$U/b"
 	[ "$STATUS" -eq 0 ] || fail "curl through the proxy failed: $(cat "$ERR")"
 	assert_contains "$OUT" "body of /a"
 	assert_contains "$OUT" "body of /b"
-	stop_proxy ph
+	td_stop ph
 	tsv http.tsv 'len(conns) == 1' 'len(msgs("1", "c2s")) == 4' 'len(msgs("1", "s2c")) == 4' \
 		'msgs("1", "s2c")[1].endswith(b"0\r\nX-T: 1\r\n\r\n")' \
 		'msgs("1", "s2c")[2].endswith(b"Content-Length: 10\r\n\r\n")' \
@@ -152,7 +104,7 @@ if command -v curl >/dev/null 2>&1; then
 fi
 
 # ---- an oversized frame closes only its connection
-start_proxy p3 --listen 127.0.0.1:0 --target "127.0.0.1:$FR" --framing len:8 --max-payload 16 -w over.tsv
+td_start p3 proxy --listen 127.0.0.1:0 --target "127.0.0.1:$FR" --framing len:8 --max-payload 16 -w over.tsv
 run $PEER client "$LPORT" oversize 1 17
 [ "$STATUS" -eq 0 ] || fail "oversize client failed: $(cat "$ERR")"
 grep -q -x -e reset -e closed "$OUT" || fail "the oversized client was not cut off: $(cat "$OUT")"
@@ -160,23 +112,18 @@ assert_contains p3.err "c2s: len:8 frame announces 17 payload bytes, over the ca
 # The proxy goes on serving (the 16-byte answers are at the cap, allowed).
 run $PEER client "$LPORT" len8 2 abcdefgh
 grep -c 'echo: 1_abcdefgh|echo: 2_abcdefgh|eof' "$OUT" | grep -q -x 2 || fail "not served after the oversized frame: $(cat "$OUT")"
-stop_proxy p3
+td_stop p3
 tsv over.tsv 'len(conns) == 3' 'conns["1"][-1] == ["close", "error"]' 'msgs("1", "c2s") == []' \
 	'conns["2"][-1] == ["close", "fin"] and conns["3"][-1] == ["close", "fin"]'
 assert_contains p3.err "1 closed for errors"
 
 # ---- SIGINT with a connection open: closed as end, tape finalised
-start_proxy p4 --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO" -w held.tape
+td_start p4 proxy --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO" -w held.tape
 $PEER client "$LPORT" hold 1 h >hold.out 2>hold.err &
 HOLD=$!
-PIDS="$PIDS $HOLD"
-_i=0
-while ! grep -q holding hold.out 2>/dev/null; do
-	_i=$((_i + 1))
-	[ "$_i" -lt 500 ] || fail "held client did not get its answer: $(cat hold.err)"
-	sleep 0.01
-done
-stop_proxy p4
+bg_register "$HOLD"
+poll grep -q holding hold.out || fail "held client did not get its answer: $(cat hold.err)"
+td_stop p4
 wait "$HOLD" || fail "held client failed: $(cat hold.err)"
 td describe --json held.tape
 assert_contains "$OUT" '"finalised":true'
@@ -184,29 +131,28 @@ assert_contains "$OUT" '"close":"end"'
 assert_contains "$OUT" '"c2s_bytes":5,"s2c_bytes":8'
 
 # ---- SIGTERM too, and no -w: a plain proxy
-start_proxy p5 --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO" -q
+td_start p5 proxy --listen 127.0.0.1:0 --target "127.0.0.1:$ECHO" -q
 run $PEER client "$LPORT" echo 2 plain
 [ "$(grep -c '^re:plain-[01]$' "$OUT")" -eq 2 ] || fail "plain proxy answers: $(cat "$OUT")"
-kill -TERM "$PX"
-wait "$PX" || fail "proxy exited $? after SIGTERM"
+td_stop p5 0 TERM
 assert_not_contains p5.err "conn 1"
 
 # ---- the environment, and flags winning over it
 TAPEDECK_LISTEN=127.0.0.1:0 TAPEDECK_TARGET="127.0.0.1:$FR" TAPEDECK_FRAMING=len:8 \
 	TAPEDECK_WRITE=env.tsv TAPEDECK_FLUSH_INTERVAL=10 TAPEDECK_MAX_PAYLOAD=100 \
-	start_proxy p6
+	td_start p6 proxy
 run $PEER client "$LPORT" len8 1 env
 assert_contains "$OUT" "echo: 1_env|echo: 2_env|eof"
-stop_proxy p6
+td_stop p6
 assert_contains p6.err "(framing len:8), recording to env.tsv"
 tsv env.tsv 'msgs("1", "c2s") == [b"1_env", b"2_env"]'
 # Flags win: the environment's target is wrong, framing raw from the flag.
 TAPEDECK_LISTEN=127.0.0.1:1 TAPEDECK_TARGET=127.0.0.1:1 TAPEDECK_FRAMING=len:8 \
-	TAPEDECK_WRITE=notthis.tsv start_proxy p7 --listen 127.0.0.1:0 \
+	TAPEDECK_WRITE=notthis.tsv td_start p7 proxy --listen 127.0.0.1:0 \
 	--target "127.0.0.1:$ECHO" --framing raw -w flags.tsv
 run $PEER client "$LPORT" echo 1 flag
 assert_contains "$OUT" "re:flag-0"
-stop_proxy p7
+td_stop p7
 [ ! -e notthis.tsv ] || fail "TAPEDECK_WRITE was used over -w"
 assert_contains flags.tsv "# framing: raw"
 tsv flags.tsv 'data("1", "c2s") == b"flag-0\n"'
@@ -214,9 +160,9 @@ TAPEDECK_FRAMING=bogus run_expect_status 2 "$TAPEDECK" proxy --listen 127.0.0.1:
 assert_contains "$ERR" "unknown framing 'bogus'"
 
 # ---- a target that refuses: the client is reset, nothing recorded
-start_proxy p8 --listen 127.0.0.1:0 --target 127.0.0.1:1 -w refused.tsv
+td_start p8 proxy --listen 127.0.0.1:0 --target 127.0.0.1:1 -w refused.tsv
 run $PEER client "$LPORT" oversize 1 1
-stop_proxy p8
+td_stop p8
 assert_contains p8.err "cannot connect to 127.0.0.1:1"
 tsv refused.tsv 'len(ev) == 0'
 

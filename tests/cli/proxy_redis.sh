@@ -8,38 +8,14 @@ command -v redis-cli >/dev/null 2>&1 || skip "no redis-cli"
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to pick free ports"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_redis NAME: a throw-away redis-server; its port in $PORT.
 start_redis() {
-	PORT=$(free_port)
-	redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --daemonize no \
-		--dir "$TMP" --dbfilename "$1.rdb" >"$1.log" 2>&1 &
-	PIDS="$PIDS $!"
-	_i=0
-	until redis-cli -p "$PORT" ping >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || skip "redis-server would not start: $(tail -n 5 "$1.log")"
-		sleep 0.01
-	done
+	redis_start "$1" || skip "redis-server would not start: $(tail -n 5 "$1.log")"
+	PORT=$REDIS_PORT
 }
 
 start_redis a
-"$TAPEDECK" proxy --listen 127.0.0.1:0 --target "127.0.0.1:$PORT" -w redis.tape --flush 2>proxy.err &
-PX=$!
-PIDS="$PIDS $PX"
-_i=0
-until grep -q 'listening on' proxy.err 2>/dev/null; do
-	_i=$((_i + 1))
-	[ "$_i" -lt 500 ] || fail "proxy did not start: $(cat proxy.err)"
-	sleep 0.01
-done
-LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' proxy.err)
+td_start proxy proxy --listen 127.0.0.1:0 --target "127.0.0.1:$PORT" -w redis.tape --flush
 
 run redis-cli -p "$LPORT" set greeting hello
 assert_contains "$OUT" "OK"
@@ -48,12 +24,7 @@ run redis-cli -p "$LPORT" incr counter
 assert_contains "$OUT" "2"
 run redis-cli -p "$LPORT" get greeting
 assert_contains "$OUT" "hello"
-kill -INT "$PX"
-wait "$PX" || fail "proxy exited $? after SIGINT: $(cat proxy.err)"
-if grep -E 'Sanitizer|runtime error' proxy.err >/dev/null; then
-	cat proxy.err >&2
-	fail "sanitizer report from the proxy"
-fi
+td_stop proxy
 
 td describe --json redis.tape
 assert_contains "$OUT" '"finalised":true'

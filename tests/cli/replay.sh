@@ -8,25 +8,14 @@ KV=$TOP_BUILDDIR/tests/peers/kvserver
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read the JSON reports"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
 # start_kv NAME [ARG...]: starts a peer logging to NAME.log; its port in
 # NAME.port and in $PORT.
 start_kv() {
 	_name=$1
 	shift
-	rm -f "$_name.port"
-	"$KV" --port-file "$_name.port" --log "$_name.log" "$@" 2>"$_name.err" &
-	PIDS="$PIDS $!"
-	eval "${_name}_PID=$!"
-	_i=0
-	while [ ! -s "$_name.port" ]; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || fail "kvserver $_name did not start: $(cat "$_name.err")"
-		sleep 0.01
-	done
-	PORT=$(cat "$_name.port")
+	peer_start "$_name" "$KV" --port-file "$_name.port" --log "$_name.log" "$@"
+	eval "${_name}_PID=\$PEER_PID"
+	PORT=$PEER_PORT
 }
 
 # hex TEXT: its bytes as lower-case hex (printf escapes allowed).
@@ -352,8 +341,7 @@ assert_contains "$ERR" "connection 4 is not on the tape"
 # ---- failures: refused (3), a silent service (3), a c2s gap (2), bad input (2)
 start_kv gone
 GONE=$PORT
-kill "$gone_PID"
-wait "$gone_PID" 2>/dev/null || :
+bg_kill "$gone_PID"
 run_expect_status 3 "$TAPEDECK" replay session.tsv --target "127.0.0.1:$GONE" --report r.json
 assert_contains "$ERR" "connect-failed"
 json r.json 'd["exit"] == 3' 'd["stats"]["connect_failures"] == 2' \

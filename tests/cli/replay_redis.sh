@@ -9,37 +9,11 @@ command -v redis-server >/dev/null 2>&1 || skip "no redis-server (Debian: apt-ge
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed to read the JSON reports"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
-# free_port: a port nobody listens on now.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_redis NAME: a throw-away redis-server on 127.0.0.1 (no persistence);
 # its port in $PORT once it answers PING.
 start_redis() {
-	PORT=$(free_port)
-	redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --daemonize no \
-		--dir "$TMP" --dbfilename "$1.rdb" --protected-mode yes >"$1.log" 2>&1 &
-	PIDS="$PIDS $!"
-	_i=0
-	until resp_ping "$PORT"; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || skip "redis-server would not start: $(tail -n 5 "$1.log")"
-		sleep 0.01
-	done
-}
-
-# resp_ping PORT: 0 when a redis answers PING there.
-resp_ping() {
-	python3 - "$1" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
-s.sendall(b"*1\r\n$4\r\nPING\r\n")
-sys.exit(0 if s.recv(64) == b"+PONG\r\n" else 1)
-EOF
+	redis_start "$1" --protected-mode yes || skip "redis-server would not start: $(tail -n 5 "$1.log")"
+	PORT=$REDIS_PORT
 }
 
 # resp CMD...: a RESP array of bulk strings, as hex.

@@ -6,9 +6,6 @@
 command -v python3 >/dev/null 2>&1 || skip "python3 is needed for the clients"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
 # A client: cl.py PORT OP...; ops: s:HEX sends, r:N reads N bytes and
 # prints them as hex, all reads to EOF and prints hex, shut half-closes,
 # f:HEX sends a len:8 frame, fr reads one len:8 frame and prints it, rst
@@ -58,46 +55,6 @@ PYEOF
 CL="python3 cl.py"
 hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 
-# start_serve NAME ARG...: tapedeck serve in the background logging to
-# NAME.err; its pid in $SV, its port in $LPORT.
-start_serve() {
-	_n=$1
-	shift
-	"$TAPEDECK" serve "$@" 2>"$_n.err" &
-	SV=$!
-	PIDS="$PIDS $SV"
-	_i=0
-	while ! grep -q 'listening on' "$_n.err" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ "$_i" -ge 500 ] || ! kill -0 "$SV" 2>/dev/null; then
-			cat "$_n.err" >&2
-			fail "serve $_n did not start"
-		fi
-		sleep 0.01
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$_n.err")
-	[ -n "$LPORT" ] || fail "no port in: $(cat "$_n.err")"
-}
-
-# wait_serve NAME WANT: waits for the server to exit with status WANT.
-wait_serve() {
-	set +e
-	wait "$SV"
-	_st=$?
-	set -e
-	if grep -E 'Sanitizer|runtime error' "$1.err" >/dev/null; then
-		sed -n '1,40p' "$1.err" >&2
-		fail "sanitizer report from serve $1"
-	fi
-	[ "$_st" -eq "$2" ] || { cat "$1.err" >&2; fail "serve $1 exited $_st, expected $2"; }
-}
-
-stop_serve() {
-	kill -INT "$SV"
-	wait_serve "$1" 0
-	assert_contains "$1.err" "stopped:"
-}
-
 # ---- a tape of two request/response connections, and a greeting one
 cat >two.tsv <<EOF
 # tapedeck tsv v1
@@ -122,7 +79,7 @@ cat >two.tsv <<EOF
 150	2	close	fin
 EOF
 
-start_serve s1 two.tsv --listen 127.0.0.1:0
+td_start s1 serve two.tsv --listen 127.0.0.1:0
 # Connection 2 is chosen by its first bytes although 1 is unused.
 run $CL "$LPORT" s:"$(hex 'GET b
 ')" r:9 shut all
@@ -159,15 +116,15 @@ assert_eq "$(sed -n 1p "$OUT")" "$(hex 'answer b
 ')" "served after a mismatch"
 
 # ---- several clients at once, on a tape of one connection (reused by all)
-stop_serve s1
+td_stop s1
 assert_contains s1.err "mismatched"
 grep -v '	2	' two.tsv >one.tsv
-start_serve s1b one.tsv --listen 127.0.0.1:0 -q
+td_start s1b serve one.tsv --listen 127.0.0.1:0 -q
 for i in 1 2 3 4 5 6; do
 	$CL "$LPORT" s:"$(hex 'GET a
 ')" r:9 s:"$(hex 'GET a2
 ')" r:12 shut all >"conc.$i" 2>&1 &
-	PIDS="$PIDS $!"
+	bg_register "$!"
 	eval "CP$i=\$!"
 done
 for i in 1 2 3 4 5 6; do
@@ -175,53 +132,53 @@ for i in 1 2 3 4 5 6; do
 	assert_eq "$(sed -n 2p "conc.$i")" "$(hex 'part1 part2
 ')" "concurrent client $i"
 done
-stop_serve s1b
+td_stop s1b
 assert_contains s1b.err "6 connections, 6 matched, 0 mismatched"
 
 # ---- --once: 0 when matched, 1 when not (the message has offset and hex)
-start_serve s2 two.tsv --listen 127.0.0.1:0 --once
+td_start s2 serve two.tsv --listen 127.0.0.1:0 --once
 run $CL "$LPORT" s:"$(hex 'GET b
 ')" r:9 shut all
-wait_serve s2 0
-start_serve s3 two.tsv --listen 127.0.0.1:0 --once -q
+td_wait s2 0
+td_start s3 serve two.tsv --listen 127.0.0.1:0 --once -q
 run $CL "$LPORT" s:"$(hex 'GET b
 ')" r:9 s:"$(hex 'oops
 ')" all
-wait_serve s3 1
+td_wait s3 1
 assert_contains s3.err "first difference at offset 6"
 assert_contains s3.err "70 73 0a"
 # Client ends early: a mismatch too.
-start_serve s3b two.tsv --listen 127.0.0.1:0 --once -q
+td_start s3b serve two.tsv --listen 127.0.0.1:0 --once -q
 run $CL "$LPORT" s:"$(hex 'GET a
 ')" r:9 shut all
-wait_serve s3b 1
+td_wait s3b 1
 assert_contains s3b.err "ended its sending early"
 
 # ---- --abort: 3 on the first mismatch
-start_serve s4 two.tsv --listen 127.0.0.1:0 --abort -q
+td_start s4 serve two.tsv --listen 127.0.0.1:0 --abort -q
 run $CL "$LPORT" s:"$(hex 'GET b
 ')" r:9 shut all
-kill -0 "$SV" || fail "--abort server exited after a match"
+kill -0 "$TD_PID" || fail "--abort server exited after a match"
 run $CL "$LPORT" s:"$(hex 'GET a
 ')" r:9 s:"$(hex 'GET zz
 ')" all
-wait_serve s4 3
+td_wait s4 3
 
 # ---- --ignore masks, --no-assert counts only
-start_serve s5 two.tsv --listen 127.0.0.1:0 --once --ignore 'a[0-9]'
+td_start s5 serve two.tsv --listen 127.0.0.1:0 --once --ignore 'a[0-9]'
 run $CL "$LPORT" s:"$(hex 'GET a
 ')" r:9 s:"$(hex 'GET a7
 ')" r:12 shut all
-wait_serve s5 0
-start_serve s6 two.tsv --listen 127.0.0.1:0 --once --no-assert
+td_wait s5 0
+td_start s6 serve two.tsv --listen 127.0.0.1:0 --once --no-assert
 run $CL "$LPORT" s:"$(hex 'xxxxxx')" r:9 s:"$(hex 'yyyyyyy')" r:12 shut all
 assert_eq "$(sed -n 1p "$OUT")" "$(hex 'answer a
 ')" "--no-assert answer"
-wait_serve s6 0
+td_wait s6 0
 # It still counts: a client that ends early is a mismatch.
-start_serve s6b two.tsv --listen 127.0.0.1:0 --once --no-assert
+td_start s6b serve two.tsv --listen 127.0.0.1:0 --once --no-assert
 run $CL "$LPORT" s:"$(hex 'xxxxxx')" r:9 shut all
-wait_serve s6b 1
+td_wait s6b 1
 
 # Masked fields may change length: "Host: h:8081" recorded, "Host: h:43211"
 # sent, raw and framed, the request whole or cut inside the masked field.
@@ -247,7 +204,7 @@ Host: h:8081
 ')
 13	2	close	end
 EOF
-start_serve s5b host.tsv --listen 127.0.0.1:0 --ignore 'Host: [^
+td_start s5b serve host.tsv --listen 127.0.0.1:0 --ignore 'Host: [^
 ]*'
 run $CL "$LPORT" s:"$(hex 'GET /c
 Host: h:43211
@@ -269,7 +226,7 @@ GET /x
 ')" r:2 sleep:0.5 shut all
 sleep 0.2
 assert_contains s5b.err "c2s mismatch"
-stop_serve s5b
+td_stop s5b
 assert_contains s5b.err "3 connections, 2 matched, 1 mismatched"
 # Framed: whole messages compared under the mask, whatever their lengths.
 cat >hostl.tsv <<EOF
@@ -287,12 +244,12 @@ cat >hostl.tsv <<EOF
 ')
 13	2	close	end
 EOF
-start_serve s5c hostl.tsv --listen 127.0.0.1:0 --framing line --once --ignore 'h:[0-9]+'
+td_start s5c serve hostl.tsv --listen 127.0.0.1:0 --framing line --once --ignore 'h:[0-9]+'
 run $CL "$LPORT" s:"$(hex 'Host: h:43211
 ')" r:2 shut all
 assert_eq "$(sed -n 1p "$OUT")" "$(hex 'H
 ')" "framed: the masked message of another length chooses its recording"
-wait_serve s5c 0
+td_wait s5c 0
 
 # ---- server speaks first: the greeting at once
 cat >greet.tsv <<EOF
@@ -306,23 +263,23 @@ cat >greet.tsv <<EOF
 ')
 30	1	close	fin
 EOF
-start_serve s7 greet.tsv --listen 127.0.0.1:0 --once --delay
+td_start s7 serve greet.tsv --listen 127.0.0.1:0 --once --delay
 run $CL "$LPORT" r:10 s:"$(hex 'QUIT
 ')" all
 assert_eq "$(sed -n 1p "$OUT")" "$(hex '220 hello
 ')" "greeting"
 assert_eq "$(sed -n 2p "$OUT")" "all $(hex '221 bye
 ')" "answer after the greeting"
-wait_serve s7 0
+td_wait s7 0
 
 # ---- a ts_proxy recording served to len:8-framed clients
 printf '# ts_proxy recording v1\n123\tc2s\t68656c6c6f\n456\ts2c\t776f726c64\n' >rec.tsp
-start_serve s8 rec.tsp --listen 127.0.0.1:0 --framing len:8
+td_start s8 serve rec.tsp --listen 127.0.0.1:0 --framing len:8
 run $CL "$LPORT" f:68656c6c6f fr
 assert_eq "$(cat "$OUT")" "frame 776f726c64" "framed answer"
 # The framing compares messages: a different one is a mismatch.
 run $CL "$LPORT" f:68656c6c6e all
-stop_serve s8
+td_stop s8
 assert_contains s8.err "c2s mismatch"
 
 # ---- recorded FINs, resets and gaps are played, not only the data
@@ -371,7 +328,7 @@ cat >ends.tsv <<EOF
 54	6	fin	s2c
 55	6	close	fin
 EOF
-start_serve se ends.tsv --listen 127.0.0.1:0
+td_start se serve ends.tsv --listen 127.0.0.1:0
 # The server's FIN comes before the client sends "b": the client sees EOF
 # without half-closing first.
 run $CL "$LPORT" s:"$(hex 'A1')" all s:"$(hex 'b')" shut
@@ -398,14 +355,14 @@ assert_contains se.err "bytes after the client's recorded end"
 run $CL "$LPORT" s:"$(hex 'D4')" sleep:0.1 rst
 sleep 0.2
 assert_contains se.err "before the recorded conversation ended"
-stop_serve se
+td_stop se
 assert_contains se.err "8 connections, 5 matched, 2 mismatched, 1 stopped at a recorded gap"
 # --once on a connection that stops at a gap: status 2 (as replay's for
 # recordings missing client bytes).
 grep -v '	[12346]	' ends.tsv >gap.tsv
-start_serve sg gap.tsv --listen 127.0.0.1:0 --once
+td_start sg serve gap.tsv --listen 127.0.0.1:0 --once
 run $CL "$LPORT" s:"$(hex 'E5')" all
-wait_serve sg 2
+td_wait sg 2
 # Framed: client bytes the recorder missed cannot be taken unseen (where
 # do the messages end?).
 cat >cgap.tsv <<EOF
@@ -418,10 +375,10 @@ cat >cgap.tsv <<EOF
 ')
 4	1	close	end
 EOF
-start_serve sgf cgap.tsv --listen 127.0.0.1:0 --framing line --once
+td_start sgf serve cgap.tsv --listen 127.0.0.1:0 --framing line --once
 run $CL "$LPORT" s:"$(hex 'D4
 ')" all
-wait_serve sgf 2
+td_wait sgf 2
 assert_contains sgf.err "message bounds unknown"
 
 # ---- the same first request twice, recorded once: the used recording that
@@ -437,21 +394,21 @@ cat >same.tsv <<EOF
 12	2	s2c	$(hex 'Y2')
 13	2	close	end
 EOF
-start_serve ss same.tsv --listen 127.0.0.1:0
+td_start ss serve same.tsv --listen 127.0.0.1:0
 for i in 1 2; do
 	run $CL "$LPORT" s:"$(hex 'GET x')" r:2 shut all
 	assert_eq "$(sed -n 1p "$OUT")" "$(hex 'X1')" "GET x, client $i"
 done
 run $CL "$LPORT" s:"$(hex 'GET y')" r:2 shut all
 assert_eq "$(sed -n 1p "$OUT")" "$(hex 'Y2')" "GET y still unused"
-stop_serve ss
+td_stop ss
 assert_contains ss.err "3 connections, 3 matched, 0 mismatched"
 
 # ---- the environment, flags winning; usage errors
-TAPEDECK_LISTEN=127.0.0.1:0 TAPEDECK_FRAMING=len:8 TAPEDECK_ONCE=1 start_serve s9 rec.tsp
+TAPEDECK_LISTEN=127.0.0.1:0 TAPEDECK_FRAMING=len:8 TAPEDECK_ONCE=1 td_start s9 serve rec.tsp
 run $CL "$LPORT" f:68656c6c6f fr
 assert_eq "$(cat "$OUT")" "frame 776f726c64" "framed answer from the environment"
-wait_serve s9 0
+td_wait s9 0
 TAPEDECK_FRAMING=bogus run_expect_status 2 "$TAPEDECK" serve rec.tsp --listen 127.0.0.1:0
 assert_contains "$ERR" "unknown framing 'bogus'"
 run_expect_status 2 "$TAPEDECK" serve --listen 127.0.0.1:0
@@ -460,33 +417,14 @@ run_expect_status 2 "$TAPEDECK" serve nonexistent.tsv --listen 127.0.0.1:0
 # ---- a real service: redis-server recorded through `tapedeck proxy`, then
 # served to redis-cli (skipped quietly without redis).
 if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1; then
-	RPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --daemonize no \
-		--dir "$TMP" >redis.log 2>&1 &
-	PIDS="$PIDS $!"
-	_i=0
-	until redis-cli -p "$RPORT" ping >/dev/null 2>&1; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || fail "redis-server would not start: $(tail -n 5 redis.log)"
-		sleep 0.01
-	done
-	"$TAPEDECK" proxy --listen 127.0.0.1:0 --target "127.0.0.1:$RPORT" -w redis.tape --flush \
-		2>proxy.err &
-	PX=$!
-	PIDS="$PIDS $PX"
-	_i=0
-	until grep -q 'listening on' proxy.err 2>/dev/null; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || fail "proxy did not start: $(cat proxy.err)"
-		sleep 0.01
-	done
-	PPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' proxy.err)
+	redis_start redis || fail "redis-server would not start: $(tail -n 5 redis.log)"
+	td_start proxy proxy --listen 127.0.0.1:0 --target "127.0.0.1:$REDIS_PORT" -w redis.tape --flush
+	PPORT=$LPORT
 	redis-cli -p "$PPORT" set greeting 'hello tape' >rec.1
 	redis-cli -p "$PPORT" get greeting >rec.2
 	redis-cli -p "$PPORT" incrby counter 41 >rec.3
-	kill -INT "$PX"
-	wait "$PX" || fail "proxy exited $? after SIGINT"
-	start_serve sr redis.tape --listen 127.0.0.1:0
+	td_stop proxy
+	td_start sr serve redis.tape --listen 127.0.0.1:0
 	# In another order: each request finds its recorded connection.
 	redis-cli -p "$LPORT" get greeting >got.2
 	redis-cli -p "$LPORT" incrby counter 41 >got.3
@@ -495,7 +433,7 @@ if command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>
 		assert_same_file "rec.$i" "got.$i"
 	done
 	assert_eq "$(cat got.2)" "hello tape" "redis-cli answer from the tape"
-	stop_serve sr
+	td_stop sr
 	assert_contains sr.err "3 connections, 3 matched, 0 mismatched"
 else
 	note "no redis-server/redis-cli: the redis part is skipped"

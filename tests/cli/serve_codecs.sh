@@ -7,64 +7,6 @@ command -v python3 >/dev/null 2>&1 || skip "python3 is needed for the peers"
 PEER="python3 $TOP_SRCDIR/tests/peers/proxy_peer.py"
 cd "$TMP" || exit 1
 
-PIDS=
-trap 'for p in $PIDS; do kill "$p" 2>/dev/null || :; done; rm -rf "$TMP"' EXIT
-
-# start_server NAME MODE: a peer server; its port in $SPORT.
-start_server() {
-	$PEER serve "$2" "$1.port" 2>"$1.err" &
-	SRV=$!
-	PIDS="$PIDS $SRV"
-	_i=0
-	while [ ! -s "$1.port" ]; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 500 ] || fail "server $1 did not start: $(cat "$1.err")"
-		sleep 0.01
-	done
-	SPORT=$(cat "$1.port")
-}
-
-# start_td NAME SUBCOMMAND ARG...: tapedeck proxy or serve in the
-# background, logging to NAME.err; its pid in $TD, its port in $LPORT.
-start_td() {
-	_n=$1
-	shift
-	"$TAPEDECK" "$@" 2>"$_n.err" &
-	TD=$!
-	PIDS="$PIDS $TD"
-	_i=0
-	while ! grep -q 'listening on' "$_n.err" 2>/dev/null; do
-		_i=$((_i + 1))
-		if [ "$_i" -ge 500 ] || ! kill -0 "$TD" 2>/dev/null; then
-			cat "$_n.err" >&2
-			fail "$_n did not start"
-		fi
-		sleep 0.01
-	done
-	LPORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\),.*/\1/p' "$_n.err")
-	[ -n "$LPORT" ] || fail "no port in: $(cat "$_n.err")"
-}
-
-# wait_td NAME WANT: waits for $TD to exit with status WANT, without a
-# sanitizer report.
-wait_td() {
-	set +e
-	wait "$TD"
-	_st=$?
-	set -e
-	if grep -E 'Sanitizer|runtime error' "$1.err" >/dev/null; then
-		sed -n '1,40p' "$1.err" >&2
-		fail "sanitizer report from $1"
-	fi
-	[ "$_st" -eq "$2" ] || { cat "$1.err" >&2; fail "$1 exited $_st, expected $2"; }
-}
-
-stop_td() {
-	kill -INT "$TD"
-	wait_td "$1" 0
-	assert_contains "$1.err" "stopped:"
-}
-
 # ---- (a) every codec: record 3 clients through the proxy, serve the tape
 # to 6 concurrent clients that split their writes oddly, byte-identical
 # answers; a different second message is reported and closes only that
@@ -74,15 +16,16 @@ for F in line http1 iso8583; do
 	http1) MODE=http ;;
 	*) MODE=$F ;;
 	esac
-	start_server "srv-$F" "$MODE"
-	start_td "px-$F" proxy --listen 127.0.0.1:0 --target "127.0.0.1:$SPORT" --framing "$F" -w "$F.tape"
+	peer_start "srv-$F" $PEER serve "$MODE" "srv-$F.port"
+	SRV=$PEER_PID
+	td_start "px-$F" proxy --listen 127.0.0.1:0 --target "127.0.0.1:$PEER_PORT" --framing "$F" -w "$F.tape"
 	run $PEER client "$LPORT" "$F" 3 t
 	[ "$STATUS" -eq 0 ] || fail "$F clients through the proxy failed: $(cat "$ERR")"
 	cp "$OUT" "rec.$F"
 	[ "$(grep -c '|eof$' "rec.$F")" -eq 3 ] || { cat "rec.$F" >&2; fail "$F answers through the proxy"; }
 	[ "$(sort -u "rec.$F" | wc -l)" -eq 1 ] || { cat "rec.$F" >&2; fail "$F answers differ between clients"; }
-	stop_td "px-$F"
-	kill "$SRV"
+	td_stop "px-$F"
+	bg_kill "$SRV"
 	td describe --json "$F.tape"
 	assert_contains "$OUT" '"finalised":true'
 	td convert "$F.tape" "$F.tsv"
@@ -92,7 +35,7 @@ for F in line http1 iso8583; do
 	[ "$(grep -c '	s2c	' "$F.tsv")" -eq 9 ] || { cat "$F.tsv" >&2; fail "$F: s2c events"; }
 
 	# The peer is gone: the answers come from the tape.
-	start_td "sv-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F"
+	td_start "sv-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F"
 	run $PEER client "$LPORT" "$F" 6 t
 	[ "$STATUS" -eq 0 ] || fail "$F clients of serve failed: $(cat "$ERR")"
 	head -n 1 "rec.$F" >want
@@ -107,28 +50,28 @@ for F in line http1 iso8583; do
 	# Served on after it.
 	run $PEER client "$LPORT" "$F" 2 t
 	assert_eq "$(sort -u "$OUT")" "$(cat want)" "$F served after a mismatch"
-	stop_td "sv-$F"
+	td_stop "sv-$F"
 	assert_contains "sv-$F.err" "9 connections, 8 matched, 1 mismatched"
 
 	# Exit codes: --once 0 then 1, --abort 3.
-	start_td "so-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F" --once -q
+	td_start "so-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F" --once -q
 	run $PEER client "$LPORT" "$F" 1 t
 	assert_same_file "$OUT" want
-	wait_td "so-$F" 0
-	start_td "sm-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F" --once -q
+	td_wait "so-$F" 0
+	td_start "sm-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F" --once -q
 	run $PEER client "$LPORT" "$F" 1 u
-	wait_td "sm-$F" 1
+	td_wait "sm-$F" 1
 	assert_contains "sm-$F.err" "c2s mismatch"
-	start_td "sa-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F" --abort -q
+	td_start "sa-$F" serve "$F.tape" --listen 127.0.0.1:0 --framing "$F" --abort -q
 	run $PEER client "$LPORT" "$F" 1 u
-	wait_td "sa-$F" 3
+	td_wait "sa-$F" 3
 done
 
 # ---- (b) an oversized frame closes only its connection, with a log line
-start_td ov serve iso8583.tape --listen 127.0.0.1:0 --framing iso8583 --max-payload 16
+td_start ov serve iso8583.tape --listen 127.0.0.1:0 --framing iso8583 --max-payload 16
 $PEER client "$LPORT" iso8583 4 t >ov.good 2>ov.goode &
 GOOD=$!
-PIDS="$PIDS $GOOD"
+bg_register "$GOOD"
 # A length header announcing 17 bytes, over the cap of 16.
 run python3 -c '
 import socket, sys
@@ -146,9 +89,9 @@ sleep 0.2
 assert_contains ov.err "c2s: iso8583 frame announces 17 payload bytes, over the cap of 16; closing the connection"
 run $PEER client "$LPORT" iso8583 1 t
 assert_same_file "$OUT" want
-stop_td ov
+td_stop ov
 # The same with line framing: a line longer than the cap.
-start_td ovl serve line.tape --listen 127.0.0.1:0 --framing line --max-payload 12
+td_start ovl serve line.tape --listen 127.0.0.1:0 --framing line --max-payload 12
 run python3 -c '
 import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
@@ -167,7 +110,7 @@ assert_same_file "$OUT" "$(head -n 1 rec.line >wantl && echo wantl)"
 sleep 0.1
 assert_contains ovl.err "closing the connection"
 assert_contains ovl.err "12"
-stop_td ovl
+td_stop ovl
 
 # ---- (c) nginx recorded through the proxy, served to the same curl
 # requests: byte-identical status lines, headers (Date included, replayed
@@ -180,7 +123,7 @@ nginx_part() {
 	printf 'hello from nginx\n' >"$NG/www/a.txt"
 	python3 -c 'import sys; sys.stdout.write("".join("line %06d of a larger body\n" % i for i in range(4000)))' \
 		>"$NG/www/sub/big.txt"
-	NPORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	NPORT=$(free_port)
 	# One process (no master, no user switch), everything under $NG.
 	cat >"$NG/nginx.conf" <<EOF
 daemon off;
@@ -206,7 +149,7 @@ http {
 EOF
 	nginx -p "$NG" -c "$NG/nginx.conf" -e "$NG/logs/error.log" >"$NG/logs/stdout" 2>&1 &
 	NGX=$!
-	PIDS="$PIDS $NGX"
+	bg_register "$NGX"
 	_i=0
 	until curl -s -o /dev/null "http://127.0.0.1:$NPORT/a.txt"; do
 		_i=$((_i + 1))
@@ -217,7 +160,7 @@ EOF
 		fi
 		sleep 0.02
 	done
-	start_td px-ng proxy --listen 127.0.0.1:0 --target "127.0.0.1:$NPORT" --framing http1 -w ng.tape
+	td_start px-ng proxy --listen 127.0.0.1:0 --target "127.0.0.1:$NPORT" --framing http1 -w ng.tape
 	# Keep-alive: one connection for the first group, HEAD and 404 included;
 	# the Host header fixed so that the requests are the same for serve.
 	ngcurl() {
@@ -232,21 +175,20 @@ EOF
 	assert_contains ng-rec.out "HTTP/1.1 404 Not Found"
 	assert_contains ng-rec.out "hello from nginx"
 	assert_contains ng-rec.out "line 003999 of a larger body"
-	stop_td px-ng
-	kill "$NGX"
-	wait "$NGX" 2>/dev/null || :
+	td_stop px-ng
+	bg_kill "$NGX"
 	td convert ng.tape ng.tsv
 	[ "$(grep -c '	open	' ng.tsv)" -eq 1 ] || { sed -n '1,20p' ng.tsv >&2; fail "curl did not keep its connection alive"; }
 	[ "$(grep -c '	c2s	' ng.tsv)" -eq 5 ] || fail "nginx: 5 requests expected in the tape"
 	[ "$(grep -c '	s2c	' ng.tsv)" -eq 5 ] || fail "nginx: 5 responses expected in the tape"
-	start_td sv-ng serve ng.tape --listen 127.0.0.1:0 --framing http1
+	td_start sv-ng serve ng.tape --listen 127.0.0.1:0 --framing http1
 	ngcurl "$LPORT" ng-got
 	assert_same_file ng-rec.out ng-got.out
 	# A different request on the same connection: reported, closed (curl
 	# may retry it on a new connection, a mismatch too).
 	run curl -sS -i -H 'Host: tapedeck.test' "http://127.0.0.1:$LPORT/a.txt" "http://127.0.0.1:$LPORT/other"
 	[ "$STATUS" -ne 0 ] || fail "curl got an answer to an unrecorded request"
-	stop_td sv-ng
+	td_stop sv-ng
 	assert_contains sv-ng.err "c2s mismatch"
 	grep -E -q 'stopped: [23] connections, 1 matched, [12] mismatched' sv-ng.err ||
 		fail "serve counts: $(grep stopped: sv-ng.err)"
