@@ -14,8 +14,9 @@
 #            REPS runs, each with a fresh proxy and tape.  MB/s, ratio.
 #   latency  LAT_N 64-byte request/response exchanges at LAT_RATE a second on
 #            one connection to `rr echo`: direct, through the recording proxy
-#            and through socat; round trip p50/p99/p99.9 and the p50/p99 added
-#            to the direct path.
+#            and through socat, the three interleaved, REPS rounds; medians
+#            of round trip p50/p99/p99.9 and the p50/p99 added to the direct
+#            path.
 #   serve    a tape recorded through the proxy (64 connections of 1000
 #            64-byte exchanges with `rr echo`), served by `tapedeck serve`
 #            (which compares every request) to SERVE_CONNS concurrent
@@ -149,13 +150,28 @@ PIDS="$PIDS $!"
 wait_port "$ECHO"
 start_proxy $((P + 4)) "$ECHO" -w "$W/lat.tape"
 start_socat $((P + 5)) "$ECHO"
-"$RR" lat -p "$ECHO" -n "$LAT_N" -r "$LAT_RATE" -s 64 >"$W/lat.direct"
-"$RR" lat -p $((P + 4)) -n "$LAT_N" -r "$LAT_RATE" -s 64 >"$W/lat.proxy"
-"$RR" lat -p $((P + 5)) -n "$LAT_N" -r "$LAT_RATE" -s 64 >"$W/lat.socat"
+# REPS rounds, the three paths interleaved in each, so that a burst of
+# other work on the machine lands on all of them; the table shows the
+# median of each percentile over the rounds.
+r=0
+while [ $r -lt "$REPS" ]; do
+	r=$((r + 1))
+	"$RR" lat -p "$ECHO" -n "$LAT_N" -r "$LAT_RATE" -s 64 >"$W/lat.direct.$r"
+	"$RR" lat -p $((P + 4)) -n "$LAT_N" -r "$LAT_RATE" -s 64 >"$W/lat.proxy.$r"
+	"$RR" lat -p $((P + 5)) -n "$LAT_N" -r "$LAT_RATE" -s 64 >"$W/lat.socat.$r"
+done
 stop "$PX"
 stop "$SO"
+for k in direct proxy socat; do
+	for q in rate p50_us p90_us p99_us p999_us; do
+		v=$(for f in "$W/lat.$k".*; do key "$f" "$q"; done | median)
+		echo "$q $v"
+	done >"$W/lat.$k"
+	runs=$(for f in "$W/lat.$k".*; do key "$f" p99_us; done | tr '\n' ' ')
+	echo "$k $runs" >>"$W/lat.runs"
+done
 echo
-echo "== 2. latency: $LAT_N exchanges of 64 bytes at $LAT_RATE/s on one connection (round trip, us; first 10 % dropped)"
+echo "== 2. latency: $LAT_N exchanges of 64 bytes at $LAT_RATE/s on one connection, median of $REPS rounds (round trip, us; first 10 % dropped)"
 printf '%-26s %8s %8s %8s %8s %8s %10s %10s\n' path rate p50 p90 p99 p99.9 +p50 +p99
 for k in direct proxy socat; do
 	f=$W/lat.$k
@@ -165,6 +181,7 @@ for k in direct proxy socat; do
 		"$(awk -v a="$(key "$f" p50_us)" -v b="$(key "$W/lat.direct" p50_us)" 'BEGIN { printf "%+.1f", a - b }')" \
 		"$(awk -v a="$(key "$f" p99_us)" -v b="$(key "$W/lat.direct" p99_us)" 'BEGIN { printf "%+.1f", a - b }')"
 done
+echo "p99 of each round: $(tr '\n' ';' <"$W/lat.runs")"
 
 # ---- 3. mock server ----------------------------------------------------------
 start_proxy $((P + 6)) "$ECHO" -w "$W/serve.tape"
