@@ -36,13 +36,21 @@
  * next stay in a ring, with a short list of the gaps among them, so that
  * retransmissions can be compared with what was delivered.
  *
+ * A hole is given up as lost when the peer acknowledges beyond the first
+ * thing captured after it (RFC 9293 cumulative ACK; the ACK must be seen
+ * after that byte, so an ACK overtaking the data it acknowledges, as mirror
+ * ports that copy each direction separately produce, proves nothing yet),
+ * when a cap needs the memory, or when the connection ends.
+ *
  * Connections live in a chained hash table keyed by the unordered endpoint
  * pair, so both directions find the same entry.  Live connections are on an
  * LRU list ordered by last activity (idle timeout and eviction take the
  * tail); connections closed by FIN or RST stay as tombstones on a FIFO for
  * TIME-WAIT so that stragglers are recognised and a new SYN is seen as
  * reuse; connections holding history are on a third list so memory pressure
- * can drop history (a cache) before evicting anybody.
+ * can drop history (a cache) before evicting anybody.  A connection that has
+ * seen only its client's SYN keeps the record of the tuple's previous
+ * connection (`prev`, out of the table) to recognise that one's stragglers.
  *
  * Errors (from the emit callback, or -ENOMEM) are sticky: processing of the
  * current call finishes so every structure stays consistent, no further
@@ -54,6 +62,12 @@
 #define HASH_MIN 1024u           /* initial hash buckets (a power of two) */
 #define SEQ_HALF UINT32_C(0x80000000)
 #define NOTE_MAX 512u            /* our notes are short sentences */
+/* Sequence distance within which a segment is still taken for the same
+ * connection when the capture may have missed or reordered what lies in
+ * between: a handshake captured late (ISN + 1 this far before offset 0), a
+ * segment of a connection whose handshake the capture partly missed.  1 MiB:
+ * more than is in flight on most paths, 1/4096 of the sequence space. */
+#define NEAR_WIN (UINT32_C(1) << 20)
 
 struct dlink {
 	struct dlink *prev, *next;
@@ -86,7 +100,6 @@ struct half {
 	uint8_t have_base, have_isn, fin_seen, fin_done;
 	uint64_t next;           /* first offset neither delivered nor declared lost */
 	uint64_t fin_off;        /* offset the FIN occupies */
-	uint64_t acked;          /* highest offset the peer acknowledged */
 	struct chunk *head, *tail; /* out-of-order chunks, sorted, disjoint, all above next */
 	size_t mem;              /* charge of the chunks */
 	struct hist *hist;       /* recent positions below next, or NULL */
@@ -106,6 +119,10 @@ struct conn {
 	uint32_t flags;          /* TAPE_OPEN_* */
 	uint8_t closed;          /* tombstone */
 	uint8_t roles_noted;
+	uint8_t syn_sent;        /* opened by a SYN without ACK: in SYN-SENT until the
+				    server side has an offset 0 (syn_sent_straggler) */
+	struct conn *prev;       /* the tuple's previous connection, released and out of
+				    the table, kept while this one is in SYN-SENT */
 	struct half h[2];
 };
 
@@ -917,15 +934,23 @@ nomem:
 		ra->st.dropped_bytes += end - cur;
 }
 
-/* Declares lost what the peer has acknowledged but we never captured, up to
- * the next thing we did capture (a buffered chunk or the FIN): the peer's
- * cumulative ACK (RFC 9293 section 3.4) proves those bytes were sent and
- * received, so there is no point waiting for them. */
-static void ack_declare(struct tape__reasm *ra, struct conn *c, int d, uint64_t t)
+/*
+ * The peer of direction d acknowledged everything before offset a (RFC 9293
+ * section 3.4: ACKs are cumulative).  A hole is proven lost only when a lies
+ * beyond the first thing captured after it, the first buffered byte or the
+ * FIN: the receiver had that byte and everything before it, so the sender
+ * sent the hole's bytes, and since this ACK is seen after that byte was
+ * captured, bytes sent before it that the capture still lacks are not
+ * coming.  An ACK that merely covers the hole proves nothing yet: it may
+ * have overtaken the data it acknowledges, which is normal on mirror ports
+ * that copy each direction separately.  A proven hole is given up whole (one
+ * GAP up to that first captured thing), and the run after it is delivered.
+ */
+static void ack_declare(struct tape__reasm *ra, struct conn *c, int d, int64_t a, uint64_t t)
 {
 	struct half *h = &c->h[d];
 
-	while (h->acked > h->next) {
+	while (a > (int64_t)h->next) {
 		uint64_t bound;
 		if (h->head)
 			bound = h->head->off;
@@ -933,9 +958,9 @@ static void ack_declare(struct tape__reasm *ra, struct conn *c, int d, uint64_t 
 			bound = h->fin_off;
 		else
 			break;
-		if (bound <= h->next)
+		if (bound <= h->next || a <= (int64_t)bound)
 			break;
-		declare_gap(ra, c, d, min64(h->acked, bound), t);
+		declare_gap(ra, c, d, bound, t);
 		deliver(ra, c, d, t, NULL);
 	}
 }
@@ -977,7 +1002,7 @@ static void set_base(struct half *h, uint32_t seq)
 {
 	h->base_seq = seq;
 	h->have_base = 1;
-	h->next = h->acked = 0;
+	h->next = 0;
 	h->lgap_lo = h->lgap_hi = 0;
 }
 
@@ -993,18 +1018,43 @@ static int64_t seq_off(const struct half *h, uint32_t seq)
 	return (int64_t)h->next - (int64_t)(UINT64_C(0x100000000) - d);
 }
 
+/* One past the last offset direction h is known to have used: bytes
+ * delivered or buffered, and the FIN. */
+static uint64_t extent(const struct half *h)
+{
+	uint64_t e = h->next;
+
+	if (h->tail)
+		e = max64(e, h->tail->off + h->tail->len);
+	if (h->fin_seen)
+		e = max64(e, h->fin_off + 1);
+	return e;
+}
+
+static void prev_drop(struct conn *c)
+{
+	free(c->prev);
+	c->prev = NULL;
+}
+
 static void conn_release(struct tape__reasm *ra, struct conn *c)
 {
 	chunks_free(ra, &c->h[0]);
 	chunks_free(ra, &c->h[1]);
 	hist_drop(ra, c);
+	prev_drop(c);
 }
 
-/* Emits the CLOSE.  A connection closed by FIN or RST becomes a tombstone
- * for TIME-WAIT when keep is set; anything else is forgotten.  c must not
- * be used afterwards unless it became a tombstone. */
-static void conn_close(struct tape__reasm *ra, struct conn *c, enum tape_close_reason reason,
-		       uint64_t t, int keep)
+/* What conn_close does with the record after the CLOSE. */
+enum { FORGET, TOMB, DETACH };
+
+/* Emits the CLOSE.  keep TOMB: a connection closed by FIN or RST becomes a
+ * tombstone for TIME-WAIT, anything else is forgotten; DETACH: the released
+ * record leaves the table and is returned, closed, for the caller to keep
+ * as the next connection's prev or free.  c must not be used afterwards
+ * unless it became a tombstone. */
+static struct conn *conn_close(struct tape__reasm *ra, struct conn *c, enum tape_close_reason reason,
+			       uint64_t t, int keep)
 {
 	struct tape_event ev;
 
@@ -1014,27 +1064,41 @@ static void conn_close(struct tape__reasm *ra, struct conn *c, enum tape_close_r
 	conn_release(ra, c);
 	dl_del(&c->lru);
 	ra->nlive--;
-	if (keep && (reason == TAPE_CLOSE_FIN || reason == TAPE_CLOSE_RST)) {
+	if (keep == TOMB && (reason == TAPE_CLOSE_FIN || reason == TAPE_CLOSE_RST)) {
 		c->closed = 1;
 		c->last_ns = ra->clock;
 		dl_push(&ra->tw, &c->lru);
-		return;
+		return c;
 	}
 	table_remove(ra, c);
+	if (keep == DETACH) {
+		c->closed = 1;
+		c->last_ns = ra->clock;
+		c->hnext = NULL;
+		return c;
+	}
 	free(c);
+	return NULL;
+}
+
+/* Takes a tombstone out of the table and the TIME-WAIT list. */
+static struct conn *tomb_detach(struct tape__reasm *ra, struct conn *c)
+{
+	dl_del(&c->lru);
+	table_remove(ra, c);
+	c->hnext = NULL;
+	return c;
 }
 
 static void tomb_free(struct tape__reasm *ra, struct conn *c)
 {
-	dl_del(&c->lru);
-	table_remove(ra, c);
-	free(c);
+	free(tomb_detach(ra, c));
 }
 
 static void evict(struct tape__reasm *ra, struct conn *c, uint64_t t)
 {
 	flush_all(ra, c, t);
-	conn_close(ra, c, TAPE_CLOSE_EVICTED, t, 0);
+	conn_close(ra, c, TAPE_CLOSE_EVICTED, t, FORGET);
 	ra->st.evicted++;
 }
 
@@ -1044,7 +1108,7 @@ static int maybe_close_fin(struct tape__reasm *ra, struct conn *c, uint64_t t)
 {
 	if (!c->h[0].fin_done || !c->h[1].fin_done)
 		return 0;
-	conn_close(ra, c, TAPE_CLOSE_FIN, t, 1);
+	conn_close(ra, c, TAPE_CLOSE_FIN, t, TOMB);
 	return 1;
 }
 
@@ -1058,7 +1122,7 @@ static void expire(struct tape__reasm *ra, uint64_t now)
 		if (due > now)
 			break;
 		flush_all(ra, c, due);
-		conn_close(ra, c, TAPE_CLOSE_TIMEOUT, due, 0);
+		conn_close(ra, c, TAPE_CLOSE_TIMEOUT, due, FORGET);
 		ra->st.timeouts++;
 	}
 	while (!dl_empty(&ra->tw)) {
@@ -1178,6 +1242,7 @@ static struct conn *conn_open(struct tape__reasm *ra, const struct tape__seg *se
 	c->hash = tuple_hash(ra, &seg->src, &seg->dst);
 	c->id = ++ra->last_id;
 	c->flags = flags;
+	c->syn_sent = (seg->flags & (TAPE__TH_SYN | TAPE__TH_ACK)) == TAPE__TH_SYN;
 	c->last_ns = ra->clock;
 	dl_init(&c->hl);
 	table_insert(ra, c);
@@ -1194,24 +1259,21 @@ static struct conn *conn_open(struct tape__reasm *ra, const struct tape__seg *se
 	return c;
 }
 
-/* A segment on a tombstone.  Returns 1 when it is a SYN with a new initial
- * sequence number (a new connection on the reused tuple); otherwise the
- * segment is a straggler of the closed connection, ignored and its bytes
- * counted. */
-static int tomb_segment(struct tape__reasm *ra, struct conn *c, int d, const struct tape__seg *seg)
+/* Counts a straggler of the closed connection c (a tombstone, or a
+ * connection's prev) from its side d: ignored, its bytes binned by where
+ * they fall in c's stream. */
+static void straggler_count(struct tape__reasm *ra, const struct conn *c, int d, const struct tape__seg *seg)
 {
 	const struct half *h = &c->h[d];
 	int syn = (seg->flags & TAPE__TH_SYN) != 0;
 	int64_t off, end, s, e;
 
-	if (syn && !(seg->flags & TAPE__TH_RST) && !(h->have_isn && h->isn == seg->seq))
-		return 1;
 	ra->st.ignored_segments++;
 	if (!seg->len)
-		return 0;
+		return;
 	if (!h->have_base) {
 		ra->st.dropped_bytes += seg->len;
-		return 0;
+		return;
 	}
 	off = seq_off(h, seg->seq + (syn ? 1u : 0u));
 	end = off + seg->len;
@@ -1235,7 +1297,152 @@ static int tomb_segment(struct tape__reasm *ra, struct conn *c, int d, const str
 	}
 	if (s < e)
 		ra->st.dropped_bytes += (uint64_t)(e - s);
+}
+
+/* A segment on a tombstone.  Returns 1 when it is a SYN with a new initial
+ * sequence number (a new connection on the reused tuple); otherwise the
+ * segment is a straggler of the closed connection, ignored and its bytes
+ * counted. */
+static int tomb_segment(struct tape__reasm *ra, struct conn *c, int d, const struct tape__seg *seg)
+{
+	const struct half *h = &c->h[d];
+
+	if ((seg->flags & TAPE__TH_SYN) && !(seg->flags & TAPE__TH_RST) && !(h->have_isn && h->isn == seg->seq))
+		return 1;
+	straggler_count(ra, c, d, seg);
 	return 0;
+}
+
+/* Whether x lies in [lo, hi]. */
+static int within(int64_t x, int64_t lo, int64_t hi)
+{
+	return x >= lo && x <= hi;
+}
+
+/*
+ * Whether seg can be a segment of the closed connection p: a SYN repeating
+ * one of p's ISNs, or a segment whose sequence number and acknowledgment
+ * both lie within NEAR_WIN of what p's two sides used (as far as they are
+ * known; at least one must be).
+ */
+static int prev_fits(const struct conn *p, const struct tape__seg *seg)
+{
+	int pd = ep_eq(&seg->src, &p->ep[TAPE_C2S]) ? TAPE_C2S : TAPE_S2C;
+	const struct half *ph = &p->h[pd], *pp = &p->h[pd ^ 1];
+	int known = 0;
+
+	if (seg->flags & TAPE__TH_SYN)
+		return ph->have_isn && ph->isn == seg->seq;
+	if (ph->have_base) {
+		if (!within(seq_off(ph, seg->seq), -(int64_t)NEAR_WIN, (int64_t)(extent(ph) + NEAR_WIN)))
+			return 0;
+		known = 1;
+	}
+	if ((seg->flags & TAPE__TH_ACK) && pp->have_base) {
+		if (!within(seq_off(pp, seg->ack), -(int64_t)NEAR_WIN, (int64_t)(extent(pp) + NEAR_WIN)))
+			return 0;
+		known = 1;
+	}
+	return known;
+}
+
+/*
+ * A connection in SYN-SENT has seen only its client's SYN (RFC 9293 section
+ * 3.10.7.3): opened by a SYN without ACK, nothing known yet of the server's
+ * sequence numbers.  Returns 1 when seg, from side d, is a straggler of the
+ * tuple's previous connection rather than a segment of this one; it is then
+ * counted (against c->prev when that is where it fits) and goes no further.
+ *
+ * First the RFC's acceptability test, as the observer can apply it: a
+ * segment from the server must acknowledge the SYN, SND.UNA < SEG.ACK =<
+ * SND.NXT (the offset of its ACK between 0 and what the client has sent: for
+ * a bare SYN, ACK = ISN + 1), unless it is a SYN without ACK (simultaneous
+ * open); one from the client must start within what it has sent (a SYN: the
+ * same ISN).  A segment that passes belongs here.  One that fails is a
+ * straggler when it fits the previous connection, or when it is too far
+ * from this one's ISN to belong to it (beyond NEAR_WIN, or a server segment
+ * without ACK); otherwise it is taken for this connection's, after packets
+ * the capture missed (a lost SYN+ACK must not make a connection unusable).
+ */
+static int syn_sent_straggler(struct tape__reasm *ra, struct conn *c, int d, const struct tape__seg *seg)
+{
+	const struct half *ch = &c->h[TAPE_C2S];
+	struct conn *p = c->prev;
+	int64_t hi = (int64_t)extent(ch), x;
+	uint8_t fl = seg->flags;
+	int far;
+
+	if (p && sat_add(p->last_ns, ra->timewait_ns) <= ra->clock) {
+		prev_drop(c); /* past TIME-WAIT: nothing of it can still arrive */
+		p = NULL;
+	}
+	if (d == TAPE_C2S) {
+		if (fl & TAPE__TH_SYN) {
+			if (seg->seq == ch->isn)
+				return 0;
+			far = 0; /* a new ISN: a new connection, unless p used it */
+		} else {
+			x = seq_off(ch, seg->seq);
+			if (within(x, 0, hi))
+				return 0;
+			far = !within(x, 0, hi + NEAR_WIN);
+		}
+	} else {
+		if ((fl & (TAPE__TH_SYN | TAPE__TH_ACK)) == TAPE__TH_SYN)
+			return 0;
+		if (fl & TAPE__TH_ACK) {
+			x = seq_off(ch, seg->ack);
+			if (within(x, 0, hi))
+				return 0;
+			far = !within(x, 0, hi + NEAR_WIN);
+		} else {
+			far = 1;
+		}
+	}
+	if (p && prev_fits(p, seg)) {
+		straggler_count(ra, p, ep_eq(&seg->src, &p->ep[TAPE_C2S]) ? TAPE_C2S : TAPE_S2C, seg);
+		return 1;
+	}
+	if (!far)
+		return 0;
+	ra->st.ignored_segments++;
+	ra->st.dropped_bytes += seg->len;
+	return 1;
+}
+
+/*
+ * A SYN from side d, whose sequence numbers are known only from a mid-stream
+ * pickup, with ISN + 1 k bytes before that side's offset 0: the connection's
+ * own handshake captured late, not a new connection, when the SYN lies that
+ * shortly before everything the side has sent (k plus its extent within
+ * NEAR_WIN) and, for a SYN+ACK, its ACK fits the peer's side too (at or
+ * before the peer's offset 0, or exactly its ISN + 1 when that is known, up
+ * to what the peer has sent).  A random new ISN passes by chance once in
+ * 4096 tuple reuses (a SYN+ACK: practically never).  Then, if the side has
+ * emitted nothing yet, offset 0 moves back to ISN + 1, so that the k bytes in
+ * between are placed when they arrive and become a gap otherwise; if it has,
+ * the numbering stays and those bytes, before the first one emitted, cannot
+ * be placed (as for any mid-stream pickup).  Returns 1 when adopted.
+ */
+static int late_syn(struct conn *c, int d, const struct tape__seg *seg)
+{
+	struct half *h = &c->h[d];
+	const struct half *p = &c->h[d ^ 1];
+	uint32_t k = h->base_seq - (seg->seq + 1u);
+
+	if (k == 0 || k > NEAR_WIN || extent(h) > NEAR_WIN - k)
+		return 0;
+	if ((seg->flags & TAPE__TH_ACK) && p->have_base &&
+	    !within(seq_off(p, seg->ack), p->have_isn ? 0 : -(int64_t)NEAR_WIN, (int64_t)extent(p)))
+		return 0;
+	if (!h->next && !h->fin_done) {
+		for (struct chunk *ch = h->head; ch; ch = ch->next)
+			ch->off += k;
+		if (h->fin_seen)
+			h->fin_off += k;
+		h->base_seq = seg->seq + 1u;
+	}
+	return 1;
 }
 
 /* A SYN on a live connection: 0 when it belongs to it (a retransmission,
@@ -1250,7 +1457,7 @@ static int syn_on_live(struct tape__reasm *ra, struct conn *c, int d, const stru
 	if (h->have_isn) {
 		if (h->isn != seg->seq)
 			return 1;
-	} else if (h->have_base && h->base_seq != seg->seq + 1) {
+	} else if (h->have_base && h->base_seq != seg->seq + 1 && !late_syn(c, d, seg)) {
 		return 1;
 	}
 	if ((c->flags & TAPE_OPEN_INFERRED) && !c->roles_noted && says_client != (d == TAPE_C2S)) {
@@ -1267,7 +1474,9 @@ static int syn_on_live(struct tape__reasm *ra, struct conn *c, int d, const stru
 	return 0;
 }
 
-static void supersede(struct tape__reasm *ra, struct conn *c, const struct tape__seg *seg)
+/* Ends live connection c for the new one seg's SYN starts; returns its
+ * released record, closed and out of the table. */
+static struct conn *supersede(struct tape__reasm *ra, struct conn *c, const struct tape__seg *seg)
 {
 	char a[TAPE_ENDPOINT_STRLEN];
 	uint64_t t = seg->ts_ns;
@@ -1277,7 +1486,8 @@ static void supersede(struct tape__reasm *ra, struct conn *c, const struct tape_
 	     "tuple reused: %s sent a SYN with a new initial sequence number (%lu); this connection ends here",
 	     a, (unsigned long)seg->seq);
 	flush_all(ra, c, t);
-	conn_close(ra, c, c->h[0].fin_done && c->h[1].fin_done ? TAPE_CLOSE_FIN : TAPE_CLOSE_ABORTED, t, 0);
+	return conn_close(ra, c, c->h[0].fin_done && c->h[1].fin_done ? TAPE_CLOSE_FIN : TAPE_CLOSE_ABORTED, t,
+			  DETACH);
 }
 
 /* The sender's FIN occupies offset pos (RFC 9293 section 3.4).  The first
@@ -1371,7 +1581,7 @@ static void conn_segment(struct tape__reasm *ra, struct conn *c, int d, const st
 		ra->st.dropped_bytes += seg->len;
 		flush_all(ra, c, t);
 		emit_simple(ra, c, TAPE_EV_RST, d, t);
-		conn_close(ra, c, TAPE_CLOSE_RST, t, 1);
+		conn_close(ra, c, TAPE_CLOSE_RST, t, TOMB);
 		return;
 	}
 	if (seg->flags & TAPE__TH_SYN) {
@@ -1385,15 +1595,10 @@ static void conn_segment(struct tape__reasm *ra, struct conn *c, int d, const st
 	}
 	if (seg->flags & TAPE__TH_ACK) {
 		struct half *p = &c->h[d ^ 1];
-		if (!p->have_base) {
+		if (!p->have_base)
 			set_base(p, seg->ack);
-		} else {
-			int64_t a = seq_off(p, seg->ack);
-			if (a > (int64_t)p->acked) {
-				p->acked = (uint64_t)a;
-				ack_declare(ra, c, d ^ 1, t);
-			}
-		}
+		else if (p->head || (p->fin_seen && !p->fin_done))
+			ack_declare(ra, c, d ^ 1, seq_off(p, seg->ack), t);
 	}
 	if (wlen || (seg->flags & TAPE__TH_FIN)) {
 		if (!h->have_base)
@@ -1410,7 +1615,6 @@ static void conn_segment(struct tape__reasm *ra, struct conn *c, int d, const st
 		}
 	}
 	deliver(ra, c, d, t, NULL);
-	ack_declare(ra, c, d, t);
 	if (maybe_close_fin(ra, c, t))
 		return;
 	enforce_conn(ra, c, t);
@@ -1482,12 +1686,14 @@ void tape__reasm_free(struct tape__reasm *ra)
 /* Feeds one segment in capture order (doc/reassembly.md).  The segment and
  * its payload are only read during the call.  A segment without payload,
  * SYN or FIN-with-data on an unknown tuple, and any RST on one, is counted
- * in ignored_segments and opens nothing.  0, the emit callback's negative
- * return, -ENOMEM, or TAPE_EUSAGE for a segment with bytes but no payload
- * pointer; errors are sticky. */
+ * in ignored_segments and opens nothing; so is a straggler of a closed
+ * connection (on its tombstone, or, while the tuple's next connection is in
+ * SYN-SENT, one that fails that state's acceptability test).  0, the emit
+ * callback's negative return, -ENOMEM, or TAPE_EUSAGE for a segment with
+ * bytes but no payload pointer; errors are sticky. */
 int tape__reasm_segment(struct tape__reasm *ra, const struct tape__seg *seg)
 {
-	struct conn *c;
+	struct conn *c, *old = NULL;
 	int d = TAPE_C2S, reused = 0;
 	uint8_t fl = seg->flags;
 
@@ -1500,26 +1706,36 @@ int tape__reasm_segment(struct tape__reasm *ra, const struct tape__seg *seg)
 	if (c && c->closed) {
 		if (!tomb_segment(ra, c, d, seg))
 			return ra->err;
-		tomb_free(ra, c);
+		old = tomb_detach(ra, c);
 		c = NULL;
 		reused = 1;
 	}
+	if (c && c->syn_sent && !c->h[TAPE_S2C].have_base && syn_sent_straggler(ra, c, d, seg))
+		return ra->err;
 	if (c && (fl & TAPE__TH_SYN) && !(fl & TAPE__TH_RST) && syn_on_live(ra, c, d, seg)) {
-		supersede(ra, c, seg);
+		old = supersede(ra, c, seg);
 		c = NULL;
 		reused = 1;
 	}
 	if (!c) {
+		/* Only a SYN can get here with old set: it opens a connection. */
 		if ((fl & TAPE__TH_RST) || !((fl & TAPE__TH_SYN) || seg->wire_len || seg->len)) {
 			ra->st.ignored_segments++;
 			ra->st.dropped_bytes += seg->len;
 			return ra->err;
 		}
 		c = conn_open(ra, seg, reused, &d);
+		if (c && c->syn_sent) {
+			c->prev = old; /* to recognise its stragglers while c is in SYN-SENT */
+			old = NULL;
+		}
+		free(old);
 		if (!c)
 			return ra->err;
 	}
 	conn_segment(ra, c, d, seg);
+	if (c->prev && c->h[TAPE_S2C].have_base)
+		prev_drop(c); /* out of SYN-SENT */
 	enforce_total(ra, c->closed ? NULL : c, seg->ts_ns);
 	return ra->err;
 }
@@ -1561,14 +1777,14 @@ int tape__reasm_finish(struct tape__reasm *ra, uint64_t now_ns)
 		qsort(all, n, sizeof *all, by_id);
 		for (size_t i = 0; i < n; i++) {
 			flush_all(ra, all[i], now_ns);
-			conn_close(ra, all[i], TAPE_CLOSE_END, now_ns, 0);
+			conn_close(ra, all[i], TAPE_CLOSE_END, now_ns, FORGET);
 		}
 		free(all);
 	}
 	while (!dl_empty(&ra->lru)) { /* only when the array could not be had */
 		struct conn *c = CONN_OF(ra->lru.prev, lru);
 		flush_all(ra, c, now_ns);
-		conn_close(ra, c, TAPE_CLOSE_END, now_ns, 0);
+		conn_close(ra, c, TAPE_CLOSE_END, now_ns, FORGET);
 	}
 	while (!dl_empty(&ra->tw))
 		tomb_free(ra, CONN_OF(ra->tw.prev, lru));

@@ -874,22 +874,25 @@ static void sc_loss_ack(struct gen *g)
 	say(g, &c, 0, 0, 10);
 	lost(&c, 0, 10, 10);
 	data(g, &c, 0, 20, 10);           /* buffered behind [10,20) */
-	/* The server acks 30: it got [10,20), the capture did not. */
+	/* The server acks 30, beyond byte 20, the first captured after the
+	 * hole: it got [10,20), the capture did not. */
 	seg(g, &c, 1, A, 0, 0, 30);
 	ex_gap(g, &c, 0, 10);
 	ex_data(g, &c, 0, 20, 10);
 	/* [10,20) turns up after all: too late, it changes nothing. */
 	data(g, &c, 0, 10, 10);
-	/* [30,40) lost and acked: nothing to deliver yet, so the gap waits
-	 * for the next captured byte. */
+	/* [30,40) lost and acked before anything after it was captured: an
+	 * ACK may overtake the data it acknowledges, so it proves nothing;
+	 * the ACK of 41 after [40,50) is captured does. */
 	lost(&c, 0, 30, 10);
 	seg(g, &c, 1, A, 0, 0, 40);
 	data(g, &c, 0, 40, 10);
+	seg(g, &c, 1, A, 0, 0, 41);
 	ex_gap(g, &c, 0, 10);
 	ex_data(g, &c, 0, 40, 10);
 	/* Holes [50,60) and [70,80) around [60,70), [80,90) after them: an
-	 * ACK of 75 declares the first hole and half of the second; the
-	 * other half waits for the ACK of 90. */
+	 * ACK of 75 proves the first hole (it acks byte 60), not the second
+	 * (75 is not beyond 80), which waits whole for the ACK of 90. */
 	lost(&c, 0, 50, 10);
 	data(g, &c, 0, 60, 10);
 	lost(&c, 0, 70, 10);
@@ -897,13 +900,14 @@ static void sc_loss_ack(struct gen *g)
 	seg(g, &c, 1, A, 0, 0, 75);
 	ex_gap(g, &c, 0, 10);
 	ex_data(g, &c, 0, 60, 10);
-	ex_gap(g, &c, 0, 5);
 	seg(g, &c, 1, A, 0, 0, 90);
-	ex_gap(g, &c, 0, 5);
+	ex_gap(g, &c, 0, 10);
 	ex_data(g, &c, 0, 80, 10);
-	/* [90,100) lost just before the FIN: the ACK of the FIN releases it. */
+	/* [90,100) lost just before the FIN: an ACK of 100 covers the hole
+	 * only; the ACK of the FIN releases it. */
 	lost(&c, 0, 90, 10);
 	seg(g, &c, 0, FA, 100, 0, 0);
+	seg(g, &c, 1, A, 0, 0, 100);
 	seg(g, &c, 1, PA, 0, 30, 101);
 	ex_gap(g, &c, 0, 10);
 	ex_simple(g, &c, TAPE_EV_FIN, 0);
@@ -1202,12 +1206,14 @@ static void sc_fragments(struct gen *g)
 	frag_out(g, dg, 0, 312, F_FRAGEND);
 	ex_data(g, &c, 1, 0, 600);
 	/* The server acks [1000,1100); the client's FIN then tells where the
-	 * lost bytes end. */
+	 * lost bytes end, and the server's FIN, acknowledging the client's,
+	 * proves them lost. */
 	seg(g, &c, 1, A, 600, 0, 1100);
 	seg(g, &c, 0, FA, 1100, 0, ACK_AUTO);
+	seg(g, &c, 1, FA, 600, 0, ACK_AUTO);
 	ex_gap(g, &c, 0, 100);
 	ex_simple(g, &c, TAPE_EV_FIN, 0);
-	fin(g, &c, 1, 600);
+	ex_simple(g, &c, TAPE_EV_FIN, 1);
 	ex_close(g, &c, TAPE_CLOSE_FIN);
 	ack(g, &c, 0);
 	conv_free(&c);
@@ -1559,6 +1565,166 @@ static void sc_conn_mem(struct gen *g)
 	conv_free(&c);
 }
 
+static void sc_ack_overtake(struct gen *g)
+{
+	struct conv c;
+
+	/* Finding 3 of doc/conformance.md, from a copy of tcpflow-local2 with
+	 * adjacent packets swapped: the client's ACKs are captured before the
+	 * server's data they acknowledge (mirror ports copying each direction
+	 * separately do this all the time).  An ACK that covers a hole but not
+	 * the first byte captured after it proves nothing: nothing is lost. */
+	conv_init(&c, "192.0.2.1:49181", "192.0.2.2:80", 0x0a0b0c0du, 0xd0c0b0a0u, 20, 400, 43);
+	handshake(g, &c);
+	say(g, &c, 0, 0, 20);
+	say(g, &c, 1, 0, 100);
+	lost(&c, 1, 100, 200);            /* on their way, behind: */
+	data(g, &c, 1, 300, 64);          /* [300,364) captured first */
+	seg(g, &c, 0, A, 20, 0, 200);     /* acks of [100,200) and [200,300) */
+	seg(g, &c, 0, A, 20, 0, 300);
+	data(g, &c, 1, 100, 100);
+	ex_data(g, &c, 1, 100, 100);
+	data(g, &c, 1, 200, 100);         /* releases the queued bytes */
+	ex_data(g, &c, 1, 200, 164);
+	/* A real loss: [364,400) never captured; the ACK of 300 again proves
+	 * nothing, the ACK beyond the FIN does, and the hole goes as one GAP. */
+	lost(&c, 1, 364, 36);
+	seg(g, &c, 1, FA, 400, 0, ACK_AUTO);
+	seg(g, &c, 0, A, 20, 0, 300);
+	seg(g, &c, 0, FA, 20, 0, ACK_AUTO);
+	ex_gap(g, &c, 1, 36);
+	ex_simple(g, &c, TAPE_EV_FIN, 1);
+	ex_simple(g, &c, TAPE_EV_FIN, 0);
+	ex_close(g, &c, TAPE_CLOSE_FIN);
+	seg(g, &c, 1, A, 401, 0, ACK_AUTO); /* the last ACK: a straggler */
+	g->st.ignored_segments++;
+	conv_free(&c);
+}
+
+static void sc_late_handshake(struct gen *g)
+{
+	struct conv c, d;
+
+	/* Finding 4 of doc/conformance.md, from a swapped copy of
+	 * tcpflow-airsnort-linux-browser_page_load: only the server's side is
+	 * captured, its third segment first (offset 0 is its sequence number),
+	 * then the SYN+ACK with ISN + 1 2000 bytes before: the connection's own
+	 * handshake, captured late, not a new connection.  Bytes already
+	 * emitted cannot be preceded: the first two segments cannot be placed. */
+	conv_init(&c, "192.0.2.1:49182", "192.0.2.2:80", 0x00c0ffeeu, 0xfffffc00u, 0, 3500, 44);
+	data(g, &c, 1, 2000, 1000);
+	ex_open(g, &c, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
+	ex_data(g, &c, 1, 2000, 1000);
+	seg(g, &c, 1, SA, 0, 0, 0);
+	data(g, &c, 1, 0, 1000);
+	data(g, &c, 1, 1000, 1000);
+	g->st.dropped_bytes += 2000;
+	seg(g, &c, 1, FA | TAPE__TH_PSH, 3000, 500, 0);
+	ex_data(g, &c, 1, 3000, 500);
+	ex_simple(g, &c, TAPE_EV_FIN, 1);
+	/* SMTP through a mirror whose copy of the server's packets lags: the
+	 * client's ACK of the handshake (opens nothing), then its EHLO
+	 * acknowledging the 40-byte banner open the connection mid-stream,
+	 * the server's offset 0 at the banner's end.  The SYN+ACK comes 40
+	 * bytes before it: the server's side has emitted nothing yet, so its
+	 * offset 0 moves back to ISN + 1 and the banner finds its place. */
+	conv_init(&d, "192.0.2.3:49183", "192.0.2.4:25", 0x7ffffff0u, 0x01000000u, 24, 100, 45);
+	lost(&d, 1, 0, 40);
+	seg(g, &d, 0, A, 0, 0, 0);
+	g->st.ignored_segments++;
+	data(g, &d, 0, 0, 24);
+	ex_open(g, &d, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED);
+	ex_data(g, &d, 0, 0, 24);
+	seg(g, &d, 1, SA, 0, 0, 0);
+	seg(g, &d, 1, PA, 0, 40, 0);
+	ex_data(g, &d, 1, 0, 40);
+	say(g, &d, 1, 40, 60);
+	close_both(g, &d);
+	g->st.ignored_segments++;
+	ex_close(g, &c, TAPE_CLOSE_END);
+	conv_free(&c);
+	conv_free(&d);
+}
+
+static void sc_syn_sent(struct gen *g)
+{
+	struct conv c, n, e, m, o, p;
+	char who[TAPE_ENDPOINT_STRLEN];
+
+	/* Finding 5 of doc/conformance.md, from a swapped copy of
+	 * tcpflow-flow_test: a connection closes, the next one's SYN on the
+	 * same tuple comes before the old one's last segments.  Until the new
+	 * connection hears from the server (SYN-SENT, RFC 9293 3.10.7.3), a
+	 * segment that does not acknowledge its SYN, or does not start where
+	 * its client is, and that fits the old connection, is a straggler:
+	 * counted, not taken for the new connection's. */
+	conv_init(&c, "192.0.2.5:5678", "192.0.2.6:9999", 4208283782u, 1352205121u, 28, 0, 46);
+	handshake(g, &c);
+	say(g, &c, 0, 0, 28);
+	ack(g, &c, 1);
+	fin(g, &c, 0, 28);
+	fin(g, &c, 1, 0);
+	ex_close(g, &c, TAPE_CLOSE_FIN);
+	conv_init(&n, "192.0.2.5:5678", "192.0.2.6:9999", 3118125201u, 275416128u, 28, 0, 47);
+	seg(g, &n, 0, SYN, 0, 0, 0);
+	ex_open(g, &n, TAPE_OPEN_REUSED);
+	ack(g, &c, 0);                    /* the old last ACK */
+	seg(g, &c, 1, FA, 0, 0, ACK_AUTO); /* the old FIN again */
+	data(g, &c, 0, 0, 28);            /* old data again */
+	seg(g, &c, 0, SYN, 0, 0, 0);      /* the old SYN again */
+	g->st.ignored_segments += 4;
+	g->st.unverified_bytes += 28;
+	seg(g, &n, 1, SA, 0, 0, 0);
+	ack(g, &n, 0);
+	say(g, &n, 0, 0, 28);
+	ack(g, &n, 1);
+	close_both(g, &n);
+	g->st.ignored_segments++;
+	/* The new SYN before the old server's FIN: the old connection is
+	 * superseded (aborted), and its last segments are still recognised. */
+	conv_init(&e, "192.0.2.7:5678", "192.0.2.6:9999", 100, 200, 28, 0, 48);
+	handshake(g, &e);
+	say(g, &e, 0, 0, 28);
+	fin(g, &e, 0, 28);
+	conv_init(&m, "192.0.2.7:5678", "192.0.2.6:9999", 0x90000000u, 0x0a000000u, 28, 0, 49);
+	tape_endpoint_format(&m.ep[0], who, sizeof who);
+	seg(g, &m, 0, SYN, 0, 0, 0);
+	ex_note(g, &e, "tuple reused: %s sent a SYN with a new initial sequence number (%" PRIu32
+		"); this connection ends here", who, m.isn[0]);
+	ex_close(g, &e, TAPE_CLOSE_ABORTED);
+	ex_open(g, &m, TAPE_OPEN_REUSED);
+	seg(g, &e, 1, FA, 0, 0, ACK_AUTO); /* the old server's FIN */
+	ack(g, &e, 0);                    /* and the last ACK */
+	g->st.ignored_segments += 2;
+	seg(g, &m, 1, SA, 0, 0, 0);
+	ack(g, &m, 0);
+	say(g, &m, 0, 0, 28);
+	close_both(g, &m);
+	g->st.ignored_segments++;
+	/* No previous connection known (from tcpflow-bug5: it timed out long
+	 * before): an old RST far from the new SYN's numbers does not reset
+	 * the new connection. */
+	conv_init(&p, "192.0.2.8:27339", "192.0.2.6:80", 4118025647u, 3599234557u, 20, 10, 50);
+	conv_init(&o, "192.0.2.8:27339", "192.0.2.6:80", 2283464615u, 2452641258u, 68, 0, 51);
+	seg(g, &p, 0, SYN, 0, 0, 0);
+	ex_open(g, &p, 0);
+	seg(g, &o, 0, RA, 68, 0, 1);
+	g->st.ignored_segments++;
+	seg(g, &p, 1, SA, 0, 0, 0);
+	ack(g, &p, 0);
+	say(g, &p, 0, 0, 20);
+	say(g, &p, 1, 0, 10);
+	seg(g, &p, 0, RA, 20, 0, ACK_AUTO);
+	ex_simple(g, &p, TAPE_EV_RST, 0);
+	ex_close(g, &p, TAPE_CLOSE_RST);
+	conv_free(&c);
+	conv_free(&n);
+	conv_free(&e);
+	conv_free(&m);
+	conv_free(&o);
+	conv_free(&p);
+}
+
 /* ---- many: thousands of interleaved connections ---------------------------------- */
 
 #define MANY_CONNS 3000u
@@ -1787,52 +1953,60 @@ struct scenario {
 	uint32_t snaplen;
 	const char *what;
 	size_t max_conns, conn_mem; /* capture options; 0: the default */
+	int extra;                  /* the statistics include EXTRA_FIELDS too */
 };
 
 static const struct scenario scenarios[] = {
-	{"basic", sc_basic, L_ETH, 0, 0, "handshake, data both ways, FIN both ways", 0, 0},
-	{"reorder", sc_reorder, L_ETH, 0, 0, "segments and a FIN captured out of order", 0, 0},
+	{"basic", sc_basic, L_ETH, 0, 0, "handshake, data both ways, FIN both ways", 0, 0, 0},
+	{"reorder", sc_reorder, L_ETH, 0, 0, "segments and a FIN captured out of order", 0, 0, 0},
 	{"duplicates", sc_duplicates, L_ETH, 0, 0,
-	 "retransmitted SYN, SYN+ACK, data (delivered and buffered), FIN; a keep-alive probe", 0, 0},
-	{"overlap-same", sc_overlap_same, L_ETH, 0, 0, "overlapping segments that agree, in and out of order", 0, 0},
+	 "retransmitted SYN, SYN+ACK, data (delivered and buffered), FIN; a keep-alive probe", 0, 0, 0},
+	{"overlap-same", sc_overlap_same, L_ETH, 0, 0, "overlapping segments that agree, in and out of order", 0, 0, 0},
 	{"overlap-conflict", sc_overlap_conflict, L_ETH, 0, 0,
-	 "overlaps that disagree with delivered and buffered bytes: first copy wins, noted", 0, 0},
-	{"loss-gap", sc_loss_gap, L_ETH, 0, 0, "a hole never filled nor acked: gap at the end, data after it", 0, 0},
+	 "overlaps that disagree with delivered and buffered bytes: first copy wins, noted", 0, 0, 0},
+	{"loss-gap", sc_loss_gap, L_ETH, 0, 0, "a hole never filled nor acked: gap at the end, data after it", 0, 0, 0},
 	{"loss-ack", sc_loss_ack, L_ETH, 0, 0,
-	 "holes the peer acks: gaps declared early, partly, before a FIN; late bytes ignored", 0, 0},
+	 "holes proven lost by an ACK beyond the next captured byte, each whole, one before a FIN; late bytes ignored",
+	 0, 0, 0},
 	{"midstream", sc_midstream, L_ETH, 0, 0,
 	 "no handshake: roles from the well-known port, bytes before offset 0; SYN+ACK pick-up; "
-	 "a lone ACK or FIN opens nothing", 0, 0},
+	 "a lone ACK or FIN opens nothing", 0, 0, 0},
 	{"midstream-highports", sc_midstream_highports, L_ETH, 0, 0,
-	 "no handshake, both ports >= 1024: lower port serves; equal ports: first sender is client", 0, 0},
-	{"roles", sc_roles, L_ETH, 0, 0, "a wrong role guess corrected by a late SYN (note); simultaneous open", 0, 0},
-	{"syn-data", sc_syn_data, L_ETH, 0, 0, "data on the SYN (TCP Fast Open), retransmitted", 0, 0},
-	{"ipv6", sc_ipv6, L_ETH, 0, 0, "an IPv6 conversation", 0, 0},
-	{"ipv6-ext", sc_ipv6_ext, L_ETH, 0, 0, "IPv6 with Hop-by-Hop, Destination and Routing headers before TCP", 0, 0},
-	{"vlan", sc_vlan, L_VLAN, 0, 0, "802.1Q-tagged IPv4 and IPv6, and a tagged ARP frame", 0, 0},
-	{"qinq", sc_linktypes, L_QINQ, 0, 0, "802.1ad + 802.1Q double-tagged IPv4 and IPv6", 0, 0},
-	{"sll", sc_linktypes, L_SLL, 0, 0, "Linux cooked capture v1", 0, 0},
-	{"sll2", sc_linktypes, L_SLL2, 0, 0, "Linux cooked capture v2", 0, 0},
-	{"null", sc_linktypes, L_NULL, 0, 0, "BSD loopback (host byte order family)", 0, 0},
-	{"raw", sc_linktypes, L_RAW, 0, 0, "LINKTYPE_RAW IPv4 and IPv6", 0, 0},
-	{"ipopts", sc_ipopts, L_ETH, 0, 0, "IPv4 with options (IHL 7)", 0, 0},
-	{"wraparound", sc_wraparound, L_ETH, 0, 0, "sequence numbers wrapping past 2^32, with reorder across the wrap", 0, 0},
+	 "no handshake, both ports >= 1024: lower port serves; equal ports: first sender is client", 0, 0, 0},
+	{"roles", sc_roles, L_ETH, 0, 0, "a wrong role guess corrected by a late SYN (note); simultaneous open", 0, 0, 0},
+	{"syn-data", sc_syn_data, L_ETH, 0, 0, "data on the SYN (TCP Fast Open), retransmitted", 0, 0, 0},
+	{"ipv6", sc_ipv6, L_ETH, 0, 0, "an IPv6 conversation", 0, 0, 0},
+	{"ipv6-ext", sc_ipv6_ext, L_ETH, 0, 0, "IPv6 with Hop-by-Hop, Destination and Routing headers before TCP", 0, 0, 0},
+	{"vlan", sc_vlan, L_VLAN, 0, 0, "802.1Q-tagged IPv4 and IPv6, and a tagged ARP frame", 0, 0, 0},
+	{"qinq", sc_linktypes, L_QINQ, 0, 0, "802.1ad + 802.1Q double-tagged IPv4 and IPv6", 0, 0, 0},
+	{"sll", sc_linktypes, L_SLL, 0, 0, "Linux cooked capture v1", 0, 0, 0},
+	{"sll2", sc_linktypes, L_SLL2, 0, 0, "Linux cooked capture v2", 0, 0, 0},
+	{"null", sc_linktypes, L_NULL, 0, 0, "BSD loopback (host byte order family)", 0, 0, 0},
+	{"raw", sc_linktypes, L_RAW, 0, 0, "LINKTYPE_RAW IPv4 and IPv6", 0, 0, 0},
+	{"ipopts", sc_ipopts, L_ETH, 0, 0, "IPv4 with options (IHL 7)", 0, 0, 0},
+	{"wraparound", sc_wraparound, L_ETH, 0, 0, "sequence numbers wrapping past 2^32, with reorder across the wrap", 0, 0, 0},
 	{"reuse", sc_reuse, L_ETH, 0, 0,
-	 "4-tuple reused after a close, stragglers ignored, a new SYN superseding a live connection", 0, 0},
+	 "4-tuple reused after a close, stragglers ignored, a new SYN superseding a live connection", 0, 0, 0},
 	{"fragments", sc_fragments, L_ETH, 0, 0,
-	 "IPv4-fragmented segments out of order, a duplicate fragment, an incomplete datagram", 0, 0},
-	{"fragments6", sc_fragments6, L_ETH, 0, 0, "an IPv6-fragmented segment out of order", 0, 0},
-	{"snaplen", sc_snaplen, L_ETH, 0, 96, "payloads cut by a 96-byte snaplen: data then gap, also out of order", 0, 0},
-	{"rst", sc_rst, L_ETH, 0, 0, "resets from either side, with a hole pending, with text; a stray RST", 0, 0},
-	{"after-fin", sc_after_fin, L_ETH, 0, 0, "data and a second FIN after a FIN, ignored", 0, 0},
-	{"pcapng", sc_pcapng, L_ETH, 1, 0, "pcapng: IPv4 and IPv6, full-size segments", 0, 0},
-	{"timeout", sc_timeout, L_ETH, 0, 0, "idle timeout, and the timed-out tuple picked up again mid-stream", 0, 0},
-	{"supersede", sc_supersede, L_ETH, 0, 0, "a new SYN on a live connection whose flush completes both FINs", 0, 0},
-	{"history", sc_history, L_ETH, 0, 0, "retransmissions compared only within the last 64 KiB", 0, 0},
-	{"clock-back", sc_clock_back, L_ETH, 0, 0, "the capture clock stepping back: event times clamped", 0, 0},
-	{"evict", sc_evict, L_ETH, 0, 0, "--max-conns 2: the least recently active is evicted, a tombstone dropped", 2, 0},
-	{"conn-mem", sc_conn_mem, L_ETH, 0, 0, "--conn-mem 1024: buffered bytes over the cap give up the hole", 0, 1024},
-	{"many", sc_many, L_ETH, 0, 0, "3000 interleaved connections of random sizes (seed 20261121)", 0, 0},
+	 "IPv4-fragmented segments out of order, a duplicate fragment, an incomplete datagram", 0, 0, 0},
+	{"fragments6", sc_fragments6, L_ETH, 0, 0, "an IPv6-fragmented segment out of order", 0, 0, 0},
+	{"snaplen", sc_snaplen, L_ETH, 0, 96, "payloads cut by a 96-byte snaplen: data then gap, also out of order", 0, 0, 0},
+	{"rst", sc_rst, L_ETH, 0, 0, "resets from either side, with a hole pending, with text; a stray RST", 0, 0, 0},
+	{"after-fin", sc_after_fin, L_ETH, 0, 0, "data and a second FIN after a FIN, ignored", 0, 0, 0},
+	{"pcapng", sc_pcapng, L_ETH, 1, 0, "pcapng: IPv4 and IPv6, full-size segments", 0, 0, 0},
+	{"timeout", sc_timeout, L_ETH, 0, 0, "idle timeout, and the timed-out tuple picked up again mid-stream", 0, 0, 0},
+	{"supersede", sc_supersede, L_ETH, 0, 0, "a new SYN on a live connection whose flush completes both FINs", 0, 0, 0},
+	{"history", sc_history, L_ETH, 0, 0, "retransmissions compared only within the last 64 KiB", 0, 0, 0},
+	{"clock-back", sc_clock_back, L_ETH, 0, 0, "the capture clock stepping back: event times clamped", 0, 0, 0},
+	{"evict", sc_evict, L_ETH, 0, 0, "--max-conns 2: the least recently active is evicted, a tombstone dropped", 2, 0, 0},
+	{"conn-mem", sc_conn_mem, L_ETH, 0, 0, "--conn-mem 1024: buffered bytes over the cap give up the hole", 0, 1024, 0},
+	{"many", sc_many, L_ETH, 0, 0, "3000 interleaved connections of random sizes (seed 20261121)", 0, 0, 0},
+	{"ack-overtake", sc_ack_overtake, L_ETH, 0, 0,
+	 "ACKs captured before the data they acknowledge: no gap; a real loss proven by a later ACK", 0, 0, 1},
+	{"late-handshake", sc_late_handshake, L_ETH, 0, 0,
+	 "a SYN+ACK captured after the data it precedes: the same connection, renumbered if nothing was emitted", 0, 0, 1},
+	{"syn-sent", sc_syn_sent, L_ETH, 0, 0,
+	 "segments of the previous connection after a new SYN on the tuple: stragglers, not the new one's", 0, 0, 1},
 };
 
 /* ---- main ---------------------------------------------------------------------------- */
@@ -1878,10 +2052,16 @@ static void print_args(const struct scenario *sc)
 	X(frag_dropped) X(conns) X(midstream) X(gaps) X(gap_bytes) X(dup_bytes) X(conflicts)           \
 	X(conflict_bytes) X(after_fin_bytes) X(timeouts) X(evicted)
 
-static int print_stats(FILE *f, const struct tape_capture_stats *st)
+/* Counters only the scenarios marked extra keep track of. */
+#define EXTRA_FIELDS(X) X(ignored_segments) X(dropped_bytes) X(unverified_bytes)
+
+static int print_stats(FILE *f, const struct tape_capture_stats *st, int extra)
 {
 #define PRINT_FIELD(name) fprintf(f, "%s %" PRIu64 "\n", #name, (uint64_t)st->name);
 	STAT_FIELDS(PRINT_FIELD)
+	if (extra) {
+		EXTRA_FIELDS(PRINT_FIELD)
+	}
 #undef PRINT_FIELD
 	return ferror(f) ? -1 : 0;
 }
@@ -1911,7 +2091,7 @@ static int stats_of(const struct scenario *sc, const char *path)
 	}
 	rc = tape_reader_capture_stats(r, &st);
 	tape_reader_free(r);
-	if (rc || print_stats(stdout, &st))
+	if (rc || print_stats(stdout, &st, sc->extra))
 		return GEN_FAIL;
 	return GEN_OK;
 }
@@ -1991,7 +2171,7 @@ int main(int argc, char **argv)
 
 	if (argc == 5) {
 		FILE *f = fopen(argv[4], "w");
-		if (!f || print_stats(f, &g->st) || fclose(f) != 0)
+		if (!f || print_stats(f, &g->st, sc->extra) || fclose(f) != 0)
 			die("%s: cannot write", argv[4]);
 	}
 	free(g);

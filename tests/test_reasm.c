@@ -14,6 +14,9 @@
 
 /* Mirror of reasm.c's per-chunk bookkeeping charge (doc/reassembly.md). */
 #define CHUNK_COST 64u
+/* Mirror of reasm.c's NEAR_WIN: how far before offset 0 a late handshake
+ * may lie, how far a segment may stray and still be a connection's own. */
+#define NEAR_WIN (1u << 20)
 
 #define SYN TAPE__TH_SYN
 #define ACK TAPE__TH_ACK
@@ -488,32 +491,109 @@ static void test_reasm_loss_never_filled(void)
 	end();
 }
 
-static void test_reasm_early_gap_from_ack(void)
+/* A hole is proven lost by an ACK beyond the first byte captured after it,
+ * seen after that byte; then it goes whole, as one GAP. */
+static void test_reasm_gap_from_ack(void)
 {
 	begin();
 	handshake();
 	SEG(4000, A, B, 1001, 5001, ACK, "abc");
 	SEG(5000, A, B, 1010, 5001, ACK, "jkl");  /* offset 9: hole [3, 9) */
-	SEG(6000, B, A, 5001, 1006, ACK, "");     /* B has [0, 5): [3, 5) is lost */
-	SEG(7000, B, A, 5001, 1013, ACK, "");     /* B has it all: [5, 9) lost too */
+	SEG(6000, B, A, 5001, 1006, ACK, "");     /* covers part of the hole: proves nothing */
+	SEG(6500, B, A, 5001, 1010, ACK, "");     /* up to the hole's end, not beyond: nothing */
+	SEG(7000, B, A, 5001, 1011, ACK, "");     /* B has byte 9: [3, 9) lost, one GAP */
 	SEG(8000, A, B, 1005, 5001, ACK, "efgh"); /* too late: [4, 8) was declared lost */
 	SEG(9000, B, A, 5001, 1020, ACK, "");     /* acked beyond anything captured: no evidence yet */
-	SEG(10000, A, B, 1017, 5001, ACK, "qrs"); /* offset 16: [12, 16) known lost at once */
+	SEG(10000, A, B, 1017, 5001, ACK, "qrs"); /* offset 16, captured after that ACK: waits */
+	SEG(10500, B, A, 5001, 1020, ACK, "");    /* the same ACK again, now after it: [12, 16) lost */
 	CU_ASSERT_EQUAL(tape__reasm_finish(RA, 11000), 0);
 	static const struct exp x[] = {
 		X_OPEN(1, 1000, 0),
 		X_DATA(1, 4000, C2S, "abc"),
-		X_GAP(1, 6000, C2S, 2),
-		X_GAP(1, 7000, C2S, 4),
+		X_GAP(1, 7000, C2S, 6),
 		X_DATA(1, 7000, C2S, "jkl"),
-		X_GAP(1, 10000, C2S, 4),
-		X_DATA(1, 10000, C2S, "qrs"),
+		X_GAP(1, 10500, C2S, 4),
+		X_DATA(1, 10500, C2S, "qrs"),
 		X_CLOSE(1, 11000, TAPE_CLOSE_END),
 	};
 	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->gaps, 2);
 	CU_ASSERT_EQUAL(stats()->gap_bytes, 10);
 	CU_ASSERT_EQUAL(stats()->dropped_bytes, 4);
 	CU_ASSERT_EQUAL(stats()->unverified_bytes, 0);
+	end();
+}
+
+/* Finding 3 of doc/conformance.md (tcpflow-local2, adjacent packets
+ * swapped): the receiver's ACKs overtake the data they acknowledge, as on a
+ * mirror port that copies each direction separately.  Nothing is lost. */
+static void test_reasm_ack_overtakes_data(void)
+{
+	begin();
+	handshake();
+	SEG(4000, B, A, 5001, 1001, ACK, "0123456789");   /* s2c [0, 10) */
+	SEG(5000, B, A, 5019, 1001, ACK, "IJKLMNOP");     /* [18, 26): hole [10, 18) */
+	SEG(6000, A, B, 1001, 5015, ACK, "");             /* ACKs of bytes not captured yet */
+	SEG(7000, A, B, 1001, 5019, ACK, "");             /* up to the queued bytes, not beyond */
+	SEG(8000, B, A, 5011, 1001, ACK, "ABCD");         /* [10, 14) */
+	SEG(9000, B, A, 5015, 1001, ACK, "EFGH");         /* [14, 18): releases the rest */
+	CU_ASSERT_EQUAL(tape__reasm_finish(RA, 10000), 0);
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, S2C, "0123456789"),
+		X_DATA(1, 8000, S2C, "ABCD"),
+		X_DATA(1, 9000, S2C, "EFGHIJKLMNOP"),
+		X_CLOSE(1, 10000, TAPE_CLOSE_END),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->gaps, 0);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 0);
+	end();
+}
+
+/* Adjacent lost ranges make one GAP, however many ACKs covered parts of
+ * the hole before one proved it. */
+static void test_reasm_ack_gap_whole(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "ab");
+	SEG(5000, A, B, 1021, 5001, ACK, "uv");   /* hole [2, 20) */
+	SEG(6000, B, A, 5001, 1008, ACK, "");
+	SEG(7000, B, A, 5001, 1015, ACK, "");
+	SEG(8000, B, A, 5001, 1023, ACK, "");     /* beyond u: the whole hole at once */
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "ab"),
+		X_GAP(1, 8000, C2S, 18),
+		X_DATA(1, 8000, C2S, "uv"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->gaps, 1);
+	end();
+}
+
+/* A hole before a FIN is proven by the ACK of the FIN, not by an ACK of
+ * the bytes before it; several holes go in turn, each whole. */
+static void test_reasm_ack_gap_fin(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "ab");
+	SEG(5000, A, B, 1005, 5001, ACK, "ef");         /* hole [2, 4) */
+	SEG(6000, A, B, 1009, 5001, FIN | ACK, "");     /* hole [6, 8), FIN at 8 */
+	SEG(7000, B, A, 5001, 1007, ACK, "");           /* beyond e: [2, 4) lost */
+	SEG(8000, B, A, 5001, 1009, ACK, "");           /* the hole, not the FIN: nothing */
+	SEG(9000, B, A, 5001, 1010, ACK, "");           /* the FIN: [6, 8) lost */
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "ab"),
+		X_GAP(1, 7000, C2S, 2),
+		X_DATA(1, 7000, C2S, "ef"),
+		X_GAP(1, 9000, C2S, 2),
+		X_FIN(1, 9000, C2S),
+	};
+	EXPECT(x);
 	end();
 }
 
@@ -781,11 +861,11 @@ static void test_reasm_syn_on_live_midstream(void)
 	cast();
 	SEG(1000, A, B, 3000, 7000, ACK, "abc");
 	SEG(2000, A, B, 3006, 7000, ACK, "ghi");   /* hole [3, 6) */
-	SEG(3000, A, B, 123, 0, SYN, "");          /* unrelated ISN: a new connection */
+	SEG(3000, A, B, 2000000000, 0, SYN, ""); /* unrelated ISN: a new connection */
 	static const struct exp x[] = {
 		X_OPEN(1, 1000, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED),
 		X_DATA(1, 1000, C2S, "abc"),
-		X_NOTE(1, 3000, "tuple reused: 10.0.0.1:40000 sent a SYN with a new initial sequence number (123)"),
+		X_NOTE(1, 3000, "tuple reused: 10.0.0.1:40000 sent a SYN with a new initial sequence number (2000000000)"),
 		X_GAP(1, 3000, C2S, 3),
 		X_DATA(1, 3000, C2S, "ghi"),
 		X_CLOSE(1, 3000, TAPE_CLOSE_ABORTED),
@@ -811,6 +891,246 @@ static void test_reasm_new_syn_on_live(void)
 		X_OPEN(2, 6000, TAPE_OPEN_REUSED),
 	};
 	EXPECT(x);
+	end();
+}
+
+/* A SYN shortly before a mid-stream direction's offset 0 is that
+ * direction's own handshake captured late (ISN + 1 plus what the side sent
+ * within NEAR_WIN), one just further is a new connection. */
+static void test_reasm_late_syn_window(void)
+{
+	struct tape_endpoint a2 = ep4(1, 40002);
+	const uint32_t o = 3000000;
+
+	begin();
+	cast();
+	SEG(1000, A, B, o, 7000, ACK, "abc");                    /* c2s: offset 0 at o, 3 bytes */
+	SEG(2000, A, B, o - 1 - (NEAR_WIN - 3), 0, SYN, "");     /* k + 3 = NEAR_WIN: its own */
+	SEG(3000, A, B, o + 3, 7000, ACK, "def");
+	SEG(4000, a2, B, o, 7000, ACK, "abc");
+	SEG(5000, a2, B, o - 1 - (NEAR_WIN - 2), 0, SYN, "");    /* one byte further: a new one */
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED),
+		X_DATA(1, 1000, C2S, "abc"),
+		X_DATA(1, 3000, C2S, "def"),
+		X_OPEN(2, 4000, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED),
+		X_DATA(2, 4000, C2S, "abc"),
+		X_NOTE(2, 5000, "tuple reused"),
+		X_CLOSE(2, 5000, TAPE_CLOSE_ABORTED),
+		X_OPEN(3, 5000, TAPE_OPEN_REUSED),
+	};
+	EXPECT(x);
+	end();
+}
+
+/* Finding 4 of doc/conformance.md (tcpflow-airsnort, swapped): only the
+ * server's side captured, its third segment first, then the SYN+ACK 20
+ * bytes before it.  The same connection: the 20 bytes, before the first
+ * byte emitted, cannot be placed, but nothing is aborted or reopened. */
+static void test_reasm_late_syn_ack_adopted(void)
+{
+	begin();
+	cast();
+	SEG(1000, B, A, 5021, 1001, ACK, "KLMNOPQRST");    /* s2c: offset 0 at 5021 */
+	SEG(2000, B, A, 5000, 1001, SYN | ACK, "");        /* ISN + 1 = 5001: 20 bytes before */
+	SEG(3000, B, A, 5001, 1001, ACK, "ABCDEFGHIJ");    /* before offset 0 */
+	SEG(4000, B, A, 5011, 1001, ACK, "0123456789");
+	SEG(5000, B, A, 5031, 1001, ACK | FIN, "UVWXYZ");
+	CU_ASSERT_EQUAL(tape__reasm_finish(RA, 6000), 0);
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED),
+		X_DATA(1, 1000, S2C, "KLMNOPQRST"),
+		X_DATA(1, 5000, S2C, "UVWXYZ"),
+		X_FIN(1, 5000, S2C),
+		X_CLOSE(1, 6000, TAPE_CLOSE_END),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->conns, 1);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 20);
+	CU_ASSERT_EQUAL(stats()->gaps, 0);
+	end();
+}
+
+/* A late SYN+ACK for a direction that has emitted nothing yet moves its
+ * offset 0 back to ISN + 1: the bytes in between are placed when they come,
+ * or become a gap. */
+static void test_reasm_late_syn_ack_rebased(void)
+{
+	struct tape_endpoint a2 = ep4(1, 40002);
+
+	begin();
+	cast();
+	SEG(1000, A, B, 1001, 5011, ACK, "GET");        /* c2s at 1001; s2c at 5011 from its ACK */
+	SEG(2000, B, A, 5016, 1004, ACK, "pqrst");      /* s2c offset 5: waits */
+	SEG(3000, B, A, 5000, 1001, SYN | ACK, "");     /* ISN + 1 = 5001: the hole is now [0, 15) */
+	SEG(4000, B, A, 5001, 1004, ACK, "abcdefghij");
+	SEG(5000, B, A, 5011, 1004, ACK, "klmno");      /* releases the rest */
+	/* The same, but [0, 5) and [10, 15) never come: the client's ACK
+	 * beyond the queued bytes proves them lost. */
+	SEG(6000, a2, B, 1001, 5011, ACK, "GET");
+	SEG(7000, B, a2, 5016, 1004, ACK, "pqrst");
+	SEG(8000, B, a2, 5000, 1001, SYN | ACK, "");
+	SEG(9000, B, a2, 5006, 1004, ACK, "fghij");
+	SEG(10000, a2, B, 1004, 5021, ACK, "");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED),
+		X_DATA(1, 1000, C2S, "GET"),
+		X_DATA(1, 4000, S2C, "abcdefghij"),
+		X_DATA(1, 5000, S2C, "klmnopqrst"),
+		X_OPEN(2, 6000, TAPE_OPEN_MIDSTREAM | TAPE_OPEN_INFERRED),
+		X_DATA(2, 6000, C2S, "GET"),
+		X_GAP(2, 10000, S2C, 5),
+		X_DATA(2, 10000, S2C, "fghij"),
+		X_GAP(2, 10000, S2C, 5),
+		X_DATA(2, 10000, S2C, "pqrst"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 0);
+	end();
+}
+
+/* Finding 5 of doc/conformance.md (tcpflow-flow_test, swapped): a new SYN
+ * on a closed tuple, then segments of the closed connection.  While the new
+ * connection has seen only its SYN (SYN-SENT), a segment that does not
+ * acknowledge that SYN, or does not start where its client is, is a
+ * straggler of the old one: counted, not taken for the new one's. */
+static void test_reasm_syn_sent_stragglers(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK | PSH, "hello");
+	SEG(5000, B, A, 5001, 1006, ACK, "");
+	SEG(6000, A, B, 1006, 5001, FIN | ACK, "");
+	SEG(7000, B, A, 5001, 1007, FIN | ACK, "");       /* closed: a tombstone */
+	SEG(8000, A, B, 90000, 0, SYN, "");               /* a new connection on the tuple */
+	SEG(9000, A, B, 1007, 5002, ACK, "");             /* the old last ACK */
+	SEG(9100, B, A, 5001, 1007, FIN | ACK, "");       /* the old FIN again */
+	SEG(9200, B, A, 5000, 1001, SYN | ACK, "");       /* the old SYN+ACK again */
+	SEG(9300, A, B, 1000, 0, SYN, "");                /* the old SYN again */
+	SEG(9400, A, B, 1001, 5001, ACK, "hello");        /* old data again */
+	SEG(10000, B, A, 70000, 90001, SYN | ACK, "");    /* the new SYN+ACK */
+	SEG(11000, A, B, 90001, 70001, ACK, "again");
+	CU_ASSERT_EQUAL(tape__reasm_finish(RA, 12000), 0);
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "hello"),
+		X_FIN(1, 6000, C2S),
+		X_FIN(1, 7000, S2C),
+		X_CLOSE(1, 7000, TAPE_CLOSE_FIN),
+		X_OPEN(2, 8000, TAPE_OPEN_REUSED),
+		X_DATA(2, 11000, C2S, "again"),
+		X_CLOSE(2, 12000, TAPE_CLOSE_END),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->conns, 2);
+	CU_ASSERT_EQUAL(stats()->ignored_segments, 5);
+	CU_ASSERT_EQUAL(stats()->unverified_bytes, 5);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 0);
+	end();
+}
+
+/* The same when the new SYN comes before the old connection's end: the old
+ * one is superseded (aborted), and what was left of it is still recognised. */
+static void test_reasm_syn_sent_after_supersede(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "hello");
+	SEG(5000, A, B, 1006, 5001, FIN | ACK, "");
+	SEG(6000, A, B, 90000, 0, SYN, "");              /* before the server's FIN */
+	SEG(7000, B, A, 5001, 1007, FIN | ACK, "");      /* the old server FIN */
+	SEG(8000, A, B, 1007, 5002, ACK, "");            /* the old last ACK */
+	SEG(9000, B, A, 70000, 90001, SYN | ACK, "");
+	SEG(10000, A, B, 90001, 70001, ACK, "again");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "hello"),
+		X_FIN(1, 5000, C2S),
+		X_NOTE(1, 6000, "tuple reused: 10.0.0.1:40000 sent a SYN with a new initial sequence number (90000)"),
+		X_CLOSE(1, 6000, TAPE_CLOSE_ABORTED),
+		X_OPEN(2, 6000, TAPE_OPEN_REUSED),
+		X_DATA(2, 10000, C2S, "again"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->ignored_segments, 2);
+	end();
+}
+
+/* A straggler whose numbers happen to lie near the new connection's ISN is
+ * still recognised when it fits the old connection. */
+static void test_reasm_syn_sent_near_straggler(void)
+{
+	begin();
+	handshake();
+	SEG(4000, A, B, 1001, 5001, ACK, "hello");
+	SEG(5000, A, B, 1006, 5001, FIN | ACK, "");
+	SEG(6000, B, A, 5001, 1007, FIN | ACK, "");
+	SEG(7000, A, B, 900, 0, SYN, "");                /* a new ISN just below the old one */
+	SEG(8000, A, B, 1007, 5002, ACK, "");            /* offset 106 of the new: near, but the old's */
+	SEG(9000, B, A, 40000, 901, SYN | ACK, "");
+	SEG(10000, A, B, 901, 40001, ACK, "new");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 4000, C2S, "hello"),
+		X_FIN(1, 5000, C2S),
+		X_FIN(1, 6000, S2C),
+		X_CLOSE(1, 6000, TAPE_CLOSE_FIN),
+		X_OPEN(2, 7000, TAPE_OPEN_REUSED),
+		X_DATA(2, 10000, C2S, "new"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->ignored_segments, 1);
+	end();
+}
+
+/* With no previous connection known (it timed out long ago: tcpflow-bug5,
+ * swapped), segments far from the SYN's numbers cannot be its connection's:
+ * an old RST does not reset it. */
+static void test_reasm_syn_sent_far_rst(void)
+{
+	begin();
+	cast();
+	SEG(1000, A, B, 1000, 0, SYN, "");
+	SEG(2000, A, B, 3777777777u, 888888, RST | ACK, ""); /* the client's RST of an earlier connection */
+	SEG(3000, B, A, 888888, 0, RST, "");             /* a server RST without ACK: no answer to the SYN */
+	SEG(3500, B, A, 888888, 2000000000, ACK, "xyz"); /* data acknowledging nothing the client sent */
+	SEG(4000, B, A, 5000, 1001, SYN | ACK, "");
+	SEG(5000, A, B, 1001, 5001, ACK, "go");
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_DATA(1, 5000, C2S, "go"),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->ignored_segments, 3);
+	CU_ASSERT_EQUAL(stats()->dropped_bytes, 3);
+	end();
+}
+
+/* What SYN-SENT accepts: a refusal (RST acknowledging the SYN), and, when
+ * the capture missed the handshake, the connection's own segments near its
+ * ISN. */
+static void test_reasm_syn_sent_accepts(void)
+{
+	struct tape_endpoint a2 = ep4(1, 40002);
+
+	begin();
+	cast();
+	SEG(1000, A, B, 1000, 0, SYN, "");
+	SEG(2000, A, B, 1101, 5001, ACK, "more");        /* SYN+ACK, ACK, first 100 bytes missed */
+	SEG(3000, B, A, 5001, 1105, ACK, "reply");       /* proves [0, 100) lost */
+	SEG(4000, a2, B, 2000, 0, SYN, "");
+	SEG(5000, B, a2, 0, 2001, RST | ACK, "");        /* refused */
+	static const struct exp x[] = {
+		X_OPEN(1, 1000, 0),
+		X_GAP(1, 3000, C2S, 100),
+		X_DATA(1, 3000, C2S, "more"),
+		X_DATA(1, 3000, S2C, "reply"),
+		X_OPEN(2, 4000, 0),
+		X_RST(2, 5000, S2C),
+		X_CLOSE(2, 5000, TAPE_CLOSE_RST),
+	};
+	EXPECT(x);
+	CU_ASSERT_EQUAL(stats()->ignored_segments, 0);
 	end();
 }
 
@@ -1613,6 +1933,225 @@ static void test_reasm_generated_long_streams(void)
 	run_generated(40, 400000, UINT64_C(0x0badc0ffee15600d));
 }
 
+/* ---- generated tuple reuse ------------------------------------------------------ */
+
+#define RU_TUPLES 300u
+#define RU_CONNS 3u                /* connections per tuple, one after the other */
+#define RU_SEGS 16u                /* segments of one connection at most */
+
+struct ruseg {
+	uint8_t dir, flags;
+	uint32_t seq, ack, off, len;  /* off: stream offset of the payload */
+};
+
+struct ruconn {
+	uint32_t isn[2], len[2];
+	struct ruseg seg[RU_SEGS];
+	unsigned nseg, ncore;         /* ncore: up to the last ACK; then maybe a copy */
+	unsigned moved;               /* last core segments captured after the next SYN */
+	/* what the tape said */
+	uint64_t id, pos[2];
+	int reason, bad;
+};
+
+struct rutuple {
+	struct tape_endpoint ep[2];
+	struct ruconn c[RU_CONNS];
+	struct ruseg *order[RU_CONNS * RU_SEGS];
+	unsigned n, next, opened;
+};
+
+struct rugen {
+	struct rutuple *t;
+	struct ruconn *byid[RU_TUPLES * RU_CONNS + 2]; /* tape id -> connection */
+	unsigned tuple_of[RU_TUPLES * RU_CONNS + 2];
+	uint64_t data, captured;
+};
+
+static uint8_t ru_byte(unsigned tu, unsigned k, int dir, uint64_t off)
+{
+	return gen_byte(tu * RU_CONNS + k, dir, off);
+}
+
+static void ru_push(struct ruconn *c, int dir, uint8_t flags, uint32_t off, uint32_t len, uint32_t ackoff)
+{
+	struct ruseg *g = &c->seg[c->nseg++];
+
+	CU_ASSERT_FATAL(c->nseg <= RU_SEGS);
+	g->dir = (uint8_t)dir;
+	g->flags = flags;
+	g->off = off;
+	g->len = len;
+	g->seq = (flags & SYN) ? c->isn[dir] : c->isn[dir] + 1 + off;
+	g->ack = (flags & ACK) ? c->isn[dir ^ 1] + 1 + ackoff : 0;
+}
+
+static int ru_hook(void *ctx, const struct tape_event *ev)
+{
+	struct rugen *G = ctx;
+	struct ruconn *c;
+
+	if (ev->kind == TAPE_EV_OPEN) {
+		unsigned tu = (unsigned)(ev->client.port - 20000);
+		struct rutuple *t;
+		CU_ASSERT_FATAL(tu < RU_TUPLES && ev->conn < RU_TUPLES * RU_CONNS + 2);
+		t = &G->t[tu];
+		CU_ASSERT_FATAL(t->opened < RU_CONNS);
+		c = &t->c[t->opened];
+		CU_ASSERT_EQUAL(ev->flags, t->opened ? TAPE_OPEN_REUSED : 0u);
+		t->opened++;
+		c->id = ev->conn;
+		G->byid[ev->conn] = c;
+		G->tuple_of[ev->conn] = tu;
+		return 0;
+	}
+	if (ev->conn == 0 || ev->conn >= RU_TUPLES * RU_CONNS + 2 || !G->byid[ev->conn]) {
+		CU_FAIL("event for an unknown connection");
+		return 0;
+	}
+	c = G->byid[ev->conn];
+	switch (ev->kind) {
+	case TAPE_EV_DATA: {
+		unsigned tu = G->tuple_of[ev->conn], k = (unsigned)(c - G->t[tu].c);
+		for (size_t i = 0; i < ev->len; i++)
+			if (ev->data[i] != ru_byte(tu, k, ev->dir, c->pos[ev->dir] + i)) {
+				c->bad++;
+				break;
+			}
+		c->pos[ev->dir] += ev->len;
+		G->data += ev->len;
+		break;
+	}
+	case TAPE_EV_CLOSE:
+		c->reason = (int)ev->reason;
+		break;
+	case TAPE_EV_NOTE:
+		if (ev->len < 12 || memcmp(ev->data, "tuple reused", 12) != 0) {
+			fprintf(stderr, "\n  unexpected note: %.*s\n", (int)ev->len, (const char *)ev->data);
+			c->bad++;
+		}
+		break;
+	case TAPE_EV_FIN:
+		break;
+	default: /* no gap, no reset: nothing was lost */
+		c->bad++;
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Hundreds of tuples, each used by three connections in turn (random ISNs,
+ * a request and a response, FINs both ways and the last ACK), interleaved.
+ * Often the next connection's SYN is captured before the previous one's
+ * last ACK, FINs or a retransmission of its data (finding 5 of
+ * doc/conformance.md): every one of them is a straggler, so each connection
+ * appears exactly once with all its bytes, closed by its FINs, or aborted
+ * with a note when the new SYN came before both FINs were out.
+ */
+static void test_reasm_generated_reuse(void)
+{
+	struct rugen G;
+	unsigned live[RU_TUPLES], nlive = RU_TUPLES;
+	uint64_t t = 1000000;
+	static uint8_t buf[2048];
+	const struct tape__reasm_stats *st;
+
+	memset(&G, 0, sizeof G);
+	rng_state = UINT64_C(0x5eed0f7e05e0ff1c);
+	G.t = calloc(RU_TUPLES, sizeof *G.t);
+	CU_ASSERT_FATAL(G.t != NULL);
+	for (unsigned tu = 0; tu < RU_TUPLES; tu++) {
+		struct rutuple *tp = &G.t[tu];
+		tp->ep[0] = ep4((uint8_t)(1 + tu % 200), (uint16_t)(20000 + tu));
+		tp->ep[1] = ep4(250, 443);
+		for (unsigned k = 0; k < RU_CONNS; k++) {
+			struct ruconn *c = &tp->c[k];
+			uint32_t sent;
+			c->isn[0] = (uint32_t)rnd();
+			c->isn[1] = (uint32_t)rnd();
+			c->len[0] = 1 + rndn(3000);
+			c->len[1] = 1 + rndn(3000);
+			ru_push(c, 0, SYN, 0, 0, 0);
+			ru_push(c, 1, SYN | ACK, 0, 0, 0);
+			ru_push(c, 0, ACK, 0, 0, 0);
+			for (sent = 0; sent < c->len[0]; sent += 1460)
+				ru_push(c, 0, ACK | PSH, sent, c->len[0] - sent < 1460 ? c->len[0] - sent : 1460, 0);
+			for (sent = 0; sent < c->len[1]; sent += 1460)
+				ru_push(c, 1, ACK | PSH, sent, c->len[1] - sent < 1460 ? c->len[1] - sent : 1460,
+					c->len[0]);
+			ru_push(c, 0, FIN | ACK, c->len[0], 0, c->len[1]);
+			ru_push(c, 1, FIN | ACK, c->len[1], 0, c->len[0] + 1);
+			ru_push(c, 0, ACK, c->len[0] + 1, 0, c->len[1] + 1);
+			c->ncore = c->nseg;
+			if (k && rndn(4)) {
+				/* the previous connection's last 1-3 segments, and
+				 * maybe a copy of its first data segment, after this SYN */
+				struct ruconn *p = &tp->c[k - 1];
+				p->moved = 1 + rndn(3);
+				if (rndn(3) == 0)
+					p->seg[p->nseg++] = p->seg[3];
+			}
+		}
+		for (unsigned k = 0; k < RU_CONNS; k++) {
+			/* c's segments but the moved ones (and the copy), the
+			 * next connection's SYN, then those; the next one's SYN
+			 * is not repeated in its own turn */
+			struct ruconn *c = &tp->c[k];
+			unsigned keep = c->moved ? c->ncore - c->moved : c->nseg;
+			for (unsigned i = k && tp->c[k - 1].moved ? 1 : 0; i < keep; i++)
+				tp->order[tp->n++] = &c->seg[i];
+			if (c->moved) {
+				tp->order[tp->n++] = &tp->c[k + 1].seg[0];
+				for (unsigned i = keep; i < c->nseg; i++)
+					tp->order[tp->n++] = &c->seg[i];
+			}
+		}
+		live[tu] = tu;
+	}
+	begin();
+	R.keep = 0;
+	R.hook = ru_hook;
+	R.hctx = &G;
+	while (nlive) {
+		unsigned j = rndn(nlive);
+		struct rutuple *tp = &G.t[live[j]];
+		struct ruseg *g = tp->order[tp->next++];
+		unsigned k = 0;
+		while (!(g >= tp->c[k].seg && g < tp->c[k].seg + RU_SEGS))
+			k++;
+		for (uint32_t i = 0; i < g->len; i++)
+			buf[i] = ru_byte(live[j], k, g->dir, g->off + i);
+		G.captured += g->len;
+		CU_ASSERT_EQUAL(seg_full(t, &tp->ep[g->dir], &tp->ep[g->dir ^ 1], g->seq, g->ack, g->flags, buf,
+					 g->len, g->len), 0);
+		t += 1000;
+		if (tp->next == tp->n)
+			live[j] = live[--nlive];
+	}
+	CU_ASSERT_EQUAL(tape__reasm_finish(RA, t), 0);
+	st = stats();
+	CU_ASSERT_EQUAL(st->conns, RU_TUPLES * RU_CONNS);
+	CU_ASSERT_EQUAL(st->gaps, 0);
+	CU_ASSERT_EQUAL(G.captured, G.data + st->dup_bytes + st->unverified_bytes + st->conflict_bytes +
+					    st->after_fin_bytes + st->dropped_bytes);
+	for (unsigned tu = 0; tu < RU_TUPLES; tu++)
+		for (unsigned k = 0; k < RU_CONNS; k++) {
+			struct ruconn *c = &G.t[tu].c[k];
+			CU_ASSERT_EQUAL(c->bad, 0);
+			CU_ASSERT_EQUAL(c->pos[0], c->len[0]);
+			CU_ASSERT_EQUAL(c->pos[1], c->len[1]);
+			/* moved 1: only the last ACK came late; 2 or 3: a FIN too */
+			CU_ASSERT_EQUAL(c->reason, c->moved >= 2 ? TAPE_CLOSE_ABORTED : TAPE_CLOSE_FIN);
+		}
+	if (getenv("REASM_VERBOSE"))
+		fprintf(stderr, " [ignored %llu unverified %llu dropped %llu after_fin %llu] ",
+			(unsigned long long)st->ignored_segments, (unsigned long long)st->unverified_bytes,
+			(unsigned long long)st->dropped_bytes, (unsigned long long)st->after_fin_bytes);
+	end();
+	free(G.t);
+}
+
 /* 100k connections open at once, each with a handshake, a request, a
  * response and FINs both ways. */
 static void test_reasm_many_concurrent(void)
@@ -1662,7 +2201,10 @@ static const struct unit_test tests[] = {
 	{"test_reasm_conflict_delivered", test_reasm_conflict_delivered},
 	{"test_reasm_conflict_buffered", test_reasm_conflict_buffered},
 	{"test_reasm_loss_never_filled", test_reasm_loss_never_filled},
-	{"test_reasm_early_gap_from_ack", test_reasm_early_gap_from_ack},
+	{"test_reasm_gap_from_ack", test_reasm_gap_from_ack},
+	{"test_reasm_ack_overtakes_data", test_reasm_ack_overtakes_data},
+	{"test_reasm_ack_gap_whole", test_reasm_ack_gap_whole},
+	{"test_reasm_ack_gap_fin", test_reasm_ack_gap_fin},
 	{"test_reasm_midstream_server_first", test_reasm_midstream_server_first},
 	{"test_reasm_midstream_client_first", test_reasm_midstream_client_first},
 	{"test_reasm_midstream_port_rules", test_reasm_midstream_port_rules},
@@ -1677,6 +2219,14 @@ static const struct unit_test tests[] = {
 	{"test_reasm_reuse_new_syn", test_reasm_reuse_new_syn},
 	{"test_reasm_syn_on_live_midstream", test_reasm_syn_on_live_midstream},
 	{"test_reasm_new_syn_on_live", test_reasm_new_syn_on_live},
+	{"test_reasm_late_syn_window", test_reasm_late_syn_window},
+	{"test_reasm_late_syn_ack_adopted", test_reasm_late_syn_ack_adopted},
+	{"test_reasm_late_syn_ack_rebased", test_reasm_late_syn_ack_rebased},
+	{"test_reasm_syn_sent_stragglers", test_reasm_syn_sent_stragglers},
+	{"test_reasm_syn_sent_after_supersede", test_reasm_syn_sent_after_supersede},
+	{"test_reasm_syn_sent_near_straggler", test_reasm_syn_sent_near_straggler},
+	{"test_reasm_syn_sent_far_rst", test_reasm_syn_sent_far_rst},
+	{"test_reasm_syn_sent_accepts", test_reasm_syn_sent_accepts},
 	{"test_reasm_finish_order", test_reasm_finish_order},
 	{"test_reasm_idle_timeout", test_reasm_idle_timeout},
 	{"test_reasm_conn_cap_overflow", test_reasm_conn_cap_overflow},
@@ -1697,6 +2247,7 @@ static const struct unit_test tests[] = {
 	{"test_reasm_emit_error_sticky", test_reasm_emit_error_sticky},
 	{"test_reasm_generated_interleaved", test_reasm_generated_interleaved},
 	{"test_reasm_generated_long_streams", test_reasm_generated_long_streams},
+	{"test_reasm_generated_reuse", test_reasm_generated_reuse},
 	{"test_reasm_many_concurrent", test_reasm_many_concurrent},
 	{NULL, NULL},
 };

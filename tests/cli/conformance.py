@@ -493,7 +493,8 @@ def compare_dir(T, ctx):
                 # tshark has bytes where the tape says none were captured:
                 # fine if tapedeck's decoder rejected their frames, or if
                 # they were captured only after an ACK had proved them sent
-                # (tapedeck declared the gap at once and drops late bytes).
+                # (tapedeck gave the hole up, e.g. on the ACK of a FIN, which
+                # tshark ignores, and drops late bytes).
                 lost = T[i:i + v]
                 ok = len(lost) == v and (not nxt or T[i + v:i + v + len(nxt)] == nxt)
                 if ok:
