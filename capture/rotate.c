@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "capture.h"
 
 #define OUT_ERRLEN 512u
+#define CAPTURE_OUT_MAX_TAKEN 100000u /* existing numbered files skipped when rotating */
 
 /*
  * Rotation closes every open connection in the old file and opens it again
@@ -208,16 +210,28 @@ static int open_file(struct capture_out *co, uint64_t start)
 	if (rc)
 		return oerr(co, rc, "cannot make a file name of \"%s\"", co->o.pattern);
 	/* A name this capture used already (the pattern has no conversion that
-	 * changed) gets a counter rather than being overwritten. */
+	 * changed) gets a counter rather than being overwritten.  So does, when
+	 * rotating, a file that exists: an earlier run's recording (a recorder
+	 * restarted by systemd within the pattern's resolution) is never
+	 * clobbered.  A single -w file is overwritten, as tcpdump's is. */
 	if (co->files && strcmp(base, co->base) == 0)
 		co->counter++;
 	else
 		co->counter = 0;
 	memcpy(co->base, base, sizeof base);
-	rc = capture_out_name(co->path, sizeof co->path, co->o.pattern, co->rotating,
-			      (int64_t)(start / 1000000000u), co->counter);
-	if (rc)
-		return oerr(co, rc, "cannot make a file name of \"%s\"", co->o.pattern);
+	for (unsigned tries = 0;; tries++) {
+		struct stat sb;
+		rc = capture_out_name(co->path, sizeof co->path, co->o.pattern, co->rotating,
+				      (int64_t)(start / 1000000000u), co->counter);
+		if (rc)
+			return oerr(co, rc, "cannot make a file name of \"%s\"", co->o.pattern);
+		if (!co->rotating || stat(co->path, &sb) != 0)
+			break;
+		if (tries == CAPTURE_OUT_MAX_TAKEN)
+			return oerr(co, TAPE_ELIMIT, "%s: this name and %u numbered ones exist already",
+				    base, CAPTURE_OUT_MAX_TAKEN);
+		co->counter++;
+	}
 	tape_meta_set_start(co->meta, start);
 	if (co->rotating) {
 		snprintf(part, sizeof part, "%llu", (unsigned long long)co->files + 1);

@@ -84,6 +84,19 @@ for f in c.tsv c.*.tsv; do
 	[ "$size" -lt $((200 * 1024 + 2 * 130000)) ] || fail "$f has $size bytes with -C 200k"
 done
 peer_check --log c.peers c.tsv c.*.tsv
+# A restarted rotating capture never overwrites an earlier run's files: it
+# takes the next free number (tcpdump would overwrite c.tsv).
+n_before=$(ls c.tsv c.*.tsv | wc -l)
+cksum c.tsv c.*.tsv >c.sums
+cap_start c2.log -i lo -C 200k -w c.tsv tcp port "$P"
+peer_client --port "$P" --conns 1 --rounds 2 --seed 66 --log c2.peers
+sleep 0.3
+cap_stop "$CAP_PID" c2.log INT
+cksum $(cut -d' ' -f3 c.sums) | diff c.sums - >&2 ||
+	fail "the restarted capture changed an earlier run's file"
+[ -f "c.$n_before.tsv" ] || fail "the restarted capture did not write c.$n_before.tsv: $(ls c*.tsv)"
+assert_contains c2.log "c.$n_before.tsv"
+run_expect_status 0 "$TAPEDECK" describe "c.$n_before.tsv"
 
 # ---- 4. Loss: the capture is stopped while the peers keep talking.
 cap_start d.log -i lo -B 2048 -w d.tape tcp port "$P"
