@@ -5,7 +5,6 @@
 
 cd "$TMP" || exit 1
 
-hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 # tape FILE ANSWER: one request/response connection.
 tape() {
 	cat >"$1" <<EOF

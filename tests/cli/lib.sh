@@ -323,3 +323,28 @@ redis_start() {
 
 # Shell quoting is not needed for names under $TMP: mktemp makes them safe.
 set -e
+
+# hex TEXT: the bytes of TEXT, as is, in lower-case hex (the TSV payload form).
+hex() {
+	printf '%s' "$1" | od -An -tx1 | tr -d ' \n'
+}
+
+# hex_esc TEXT: the same with printf escapes in TEXT interpreted ("\r\n").
+hex_esc() {
+	# shellcheck disable=SC2059 # the escapes are the point
+	printf "$1" | od -An -tx1 | tr -d ' \n'
+}
+
+# json FILE EXPR...: each Python expression over d (the parsed file) holds.
+json() {
+	_f=$1
+	shift
+	python3 - "$_f" "$@" <<'EOF' || fail "JSON check failed on $_f (after: $LAST_CMD)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+for e in sys.argv[2:]:
+    if not eval(e):
+        sys.stderr.write("not true: %s\n%s\n" % (e, json.dumps(d, indent=1)[:3000]))
+        sys.exit(1)
+EOF
+}

@@ -18,43 +18,24 @@ start_kv() {
 	PORT=$PEER_PORT
 }
 
-# hex TEXT: its bytes as lower-case hex (printf escapes allowed).
-hex() {
-	printf "$1" | od -An -tx1 | tr -d ' \n'
-}
-
-# json FILE EXPR...: each Python expression over d (the parsed file) holds.
-json() {
-	_f=$1
-	shift
-	python3 - "$_f" "$@" <<'EOF' || fail "JSON check failed on $_f (after: $LAST_CMD)"
-import json, sys
-d = json.load(open(sys.argv[1]))
-for e in sys.argv[2:]:
-    if not eval(e):
-        sys.stderr.write("not true: %s\n%s\n" % (e, json.dumps(d, indent=1)[:3000]))
-        sys.exit(1)
-EOF
-}
-
 T=$(printf '\t')
 # A stateful session on two connections: conn 2 reads what conn 1 wrote, and
 # the server ends conn 2 (QUIT: BYE, then its FIN).
 cat >session.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-100${T}1${T}c2s${T}$(hex 'GET counter\n')
-200${T}1${T}s2c${T}$(hex 'NIL\n')
+100${T}1${T}c2s${T}$(hex_esc 'GET counter\n')
+200${T}1${T}s2c${T}$(hex_esc 'NIL\n')
 300${T}2${T}open${T}10.0.0.2:40001${T}10.0.0.1:7000
-400${T}1${T}c2s${T}$(hex 'INCR counter\n')
-500${T}1${T}s2c${T}$(hex 'INT 1\n')
-600${T}2${T}c2s${T}$(hex 'GET counter\n')
-700${T}2${T}s2c${T}$(hex 'VALUE 1\n')
+400${T}1${T}c2s${T}$(hex_esc 'INCR counter\n')
+500${T}1${T}s2c${T}$(hex_esc 'INT 1\n')
+600${T}2${T}c2s${T}$(hex_esc 'GET counter\n')
+700${T}2${T}s2c${T}$(hex_esc 'VALUE 1\n')
 800${T}1${T}fin${T}c2s
 900${T}1${T}fin${T}s2c
 1000${T}1${T}close${T}fin
-1100${T}2${T}c2s${T}$(hex 'QUIT\n')
-1200${T}2${T}s2c${T}$(hex 'BYE\n')
+1100${T}2${T}c2s${T}$(hex_esc 'QUIT\n')
+1200${T}2${T}s2c${T}$(hex_esc 'BYE\n')
 1200${T}2${T}fin${T}s2c
 1300${T}2${T}fin${T}c2s
 1300${T}2${T}close${T}fin
@@ -106,8 +87,8 @@ done
 	for i in 1 2 3 4 5 6; do
 		t=$((i * 10))
 		echo "$t${T}$i${T}open${T}10.0.0.2:$((40000 + i))${T}10.0.0.1:7000"
-		echo "$((t + 1))${T}$i${T}c2s${T}$(hex "SET k$i v$i\nGET k$i\n")"
-		echo "$((t + 2))${T}$i${T}s2c${T}$(hex "OK\nVALUE v$i\n")"
+		echo "$((t + 1))${T}$i${T}c2s${T}$(hex_esc "SET k$i v$i\nGET k$i\n")"
+		echo "$((t + 2))${T}$i${T}s2c${T}$(hex_esc "OK\nVALUE v$i\n")"
 		echo "$((t + 3))${T}$i${T}close${T}end"
 	done
 } >indep.tsv
@@ -123,8 +104,8 @@ json r.json 'd["stats"]["connections"] == 18' 'd["stats"]["ok"] == 18' 'd["loops
 	echo "# tapedeck tsv v1"
 	echo "0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000"
 	for i in 0 1 2 3 4; do
-		echo "$((i * 250000 + 10))${T}1${T}c2s${T}$(hex 'PING\n')"
-		echo "$((i * 250000 + 20))${T}1${T}s2c${T}$(hex 'PONG\n')"
+		echo "$((i * 250000 + 10))${T}1${T}c2s${T}$(hex_esc 'PING\n')"
+		echo "$((i * 250000 + 20))${T}1${T}s2c${T}$(hex_esc 'PONG\n')"
 	done
 	echo "1000030${T}1${T}close${T}end"
 } >slow.tsv
@@ -144,13 +125,13 @@ json r.json 'd["stats"]["duration_ns"] < 0.3e9' 'd["stats"]["skew_samples"] == 0
 cat >ends.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'PING\n')
-2${T}1${T}s2c${T}$(hex 'PONG\n')
+1${T}1${T}c2s${T}$(hex_esc 'PING\n')
+2${T}1${T}s2c${T}$(hex_esc 'PONG\n')
 3${T}1${T}rst${T}c2s
 3${T}1${T}close${T}rst
 10${T}2${T}open${T}10.0.0.2:40001${T}10.0.0.1:7000
-11${T}2${T}c2s${T}$(hex 'PING\n')
-12${T}2${T}s2c${T}$(hex 'PONG\n')
+11${T}2${T}c2s${T}$(hex_esc 'PING\n')
+12${T}2${T}s2c${T}$(hex_esc 'PONG\n')
 13${T}2${T}fin${T}c2s
 14${T}2${T}fin${T}s2c
 14${T}2${T}close${T}fin
@@ -167,7 +148,7 @@ grep -q "${T}2${T}close${T}fin" ends-out.tsv || fail "conn 2 did not close with 
 cat >srst.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'RESET\n')
+1${T}1${T}c2s${T}$(hex_esc 'RESET\n')
 2${T}1${T}rst${T}s2c
 2${T}1${T}close${T}rst
 EOF
@@ -176,10 +157,10 @@ td replay srst.tsv --target "127.0.0.1:$PORT" --verify
 cat >urst.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'RESET\n')
-2${T}1${T}s2c${T}$(hex 'OK\n')
-3${T}1${T}c2s${T}$(hex 'PING\n')
-4${T}1${T}s2c${T}$(hex 'PONG\n')
+1${T}1${T}c2s${T}$(hex_esc 'RESET\n')
+2${T}1${T}s2c${T}$(hex_esc 'OK\n')
+3${T}1${T}c2s${T}$(hex_esc 'PING\n')
+4${T}1${T}s2c${T}$(hex_esc 'PONG\n')
 5${T}1${T}close${T}end
 EOF
 run_expect_status 3 "$TAPEDECK" replay urst.tsv --target "127.0.0.1:$PORT" --timing none
@@ -194,23 +175,23 @@ json describe.json 'len(d["connections"]) == 2' \
 	'[(c["conn"], c["c2s_bytes"], c["s2c_bytes"], c["close"]) for c in d["connections"]] == [(1, 25, 10, "fin"), (2, 17, 12, "fin")]' \
 	'all(c["server"] == "127.0.0.1:'"$PORT"'" for c in d["connections"])'
 td convert out.tape out.tsv
-grep -q "${T}c2s${T}$(hex 'INCR counter\n')" out.tsv || fail "INCR not in the record"
-grep -q "${T}s2c${T}$(hex 'INT 1\n')" out.tsv || fail "INT 1 not in the record"
+grep -q "${T}c2s${T}$(hex_esc 'INCR counter\n')" out.tsv || fail "INCR not in the record"
+grep -q "${T}s2c${T}$(hex_esc 'INT 1\n')" out.tsv || fail "INT 1 not in the record"
 grep -q "^# source: tapedeck replay of session.tsv" out.tsv || fail "no source in the record"
 
 # ---- --replace rewrites chunks (C escapes), before --verify compares
 cat >echo.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'hello world\n')
-2${T}1${T}s2c${T}$(hex 'hello world\n')
+1${T}1${T}c2s${T}$(hex_esc 'hello world\n')
+2${T}1${T}s2c${T}$(hex_esc 'hello world\n')
 3${T}1${T}close${T}end
 EOF
 start_kv echo --mode echo
 td replay echo.tsv --target "127.0.0.1:$PORT" --verify
 run_expect_status 1 "$TAPEDECK" replay echo.tsv --target "127.0.0.1:$PORT" --verify \
 	--replace 'world=there' --replace 'hello\x20=bye\t' --record rep.tsv --report r.json
-grep -q "${T}c2s${T}$(hex 'bye\tthere\n')" rep.tsv || fail "rewritten chunk not sent: $(cat rep.tsv)"
+grep -q "${T}c2s${T}$(hex_esc 'bye\tthere\n')" rep.tsv || fail "rewritten chunk not sent: $(cat rep.tsv)"
 json r.json 'd["stats"]["chunks_rewritten"] == 1' 'bytes.fromhex(d["mismatches"][0]["received_hex"]) == b"bye\tthere\n"'
 run_expect_status 2 "$TAPEDECK" replay echo.tsv --target "127.0.0.1:$PORT" --replace 'noequals'
 run_expect_status 2 "$TAPEDECK" replay echo.tsv --target "127.0.0.1:$PORT" --replace '=x'
@@ -220,8 +201,8 @@ run_expect_status 2 "$TAPEDECK" replay echo.tsv --target "127.0.0.1:$PORT" --rep
 cat >date.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'DATE\nPING\n')
-2${T}1${T}s2c${T}$(hex 'DATE 1795255200000000000\nPONG\n')
+1${T}1${T}c2s${T}$(hex_esc 'DATE\nPING\n')
+2${T}1${T}s2c${T}$(hex_esc 'DATE 1795255200000000000\nPONG\n')
 3${T}1${T}close${T}end
 EOF
 start_kv date
@@ -234,8 +215,8 @@ run_expect_status 2 "$TAPEDECK" replay date.tsv --target "127.0.0.1:$PORT" --ver
 	echo "# tapedeck tsv v1"
 	for i in $(seq 1 20); do
 		echo "$i${T}$i${T}open${T}10.0.0.2:$((40000 + i))${T}10.0.0.1:7000"
-		echo "$i${T}$i${T}c2s${T}$(hex 'PING\n')"
-		echo "$i${T}$i${T}s2c${T}$(hex 'PONG\n')"
+		echo "$i${T}$i${T}c2s${T}$(hex_esc 'PING\n')"
+		echo "$i${T}$i${T}s2c${T}$(hex_esc 'PONG\n')"
 		echo "$i${T}$i${T}close${T}end"
 	done
 } >many.tsv
@@ -278,16 +259,16 @@ EOF
 cat >mw.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'PING\n')
-2${T}1${T}s2c${T}$(hex 'mw\n')
-3${T}1${T}c2s${T}$(hex 'SKIPME\n')
-4${T}1${T}s2c${T}$(hex 'ERR unknown command\n')
-5${T}1${T}c2s${T}$(hex 'PING\n')
-6${T}1${T}s2c${T}$(hex 'mw\n')
+1${T}1${T}c2s${T}$(hex_esc 'PING\n')
+2${T}1${T}s2c${T}$(hex_esc 'mw\n')
+3${T}1${T}c2s${T}$(hex_esc 'SKIPME\n')
+4${T}1${T}s2c${T}$(hex_esc 'ERR unknown command\n')
+5${T}1${T}c2s${T}$(hex_esc 'PING\n')
+6${T}1${T}s2c${T}$(hex_esc 'mw\n')
 7${T}1${T}close${T}end
 10${T}2${T}open${T}10.0.0.2:40001${T}10.0.0.1:7000
-11${T}2${T}c2s${T}$(hex 'ABORTME\n')
-12${T}2${T}s2c${T}$(hex 'ERR unknown command\n')
+11${T}2${T}c2s${T}$(hex_esc 'ABORTME\n')
+12${T}2${T}s2c${T}$(hex_esc 'ERR unknown command\n')
 13${T}2${T}close${T}end
 EOF
 td replay mw.tsv --target "127.0.0.1:$PORT" --verify --timing none --middleware "python3 mw.py" \
@@ -296,8 +277,8 @@ json r.json 'd["stats"]["chunks_skipped"] == 1' 'd["stats"]["chunks_rewritten"] 
 	'd["stats"]["aborted"] == 1' 'd["stats"]["mismatches"] == 0' \
 	'[c["status"] for c in d["connections"] if c["conn"] == 2] == ["aborted"]' \
 	'"asked to" in [c for c in d["connections"] if c["conn"] == 2][0]["detail"]'
-grep -q "${T}c2s${T}$(hex 'ECHO mw\n')" mw-out.tsv || fail "middleware's bytes not sent"
-! grep -q "${T}c2s${T}$(hex 'SKIPME\n')" mw-out.tsv || fail "skipped chunk was sent"
+grep -q "${T}c2s${T}$(hex_esc 'ECHO mw\n')" mw-out.tsv || fail "middleware's bytes not sent"
+! grep -q "${T}c2s${T}$(hex_esc 'SKIPME\n')" mw-out.tsv || fail "skipped chunk was sent"
 # A middleware that breaks the protocol or dies stops the replay: exit 4.
 run_expect_status 4 "$TAPEDECK" replay mw.tsv --target "127.0.0.1:$PORT" --timing none --middleware 'echo HELLO'
 assert_contains "$ERR" "middleware"
@@ -308,16 +289,16 @@ assert_contains "$ERR" "without answering"
 cat >two.tsv <<EOF
 # tapedeck tsv v1
 0${T}1${T}open${T}10.0.0.2:40000${T}10.0.0.1:7000
-1${T}1${T}c2s${T}$(hex 'PING\n')
-2${T}1${T}s2c${T}$(hex 'PONG\n')
+1${T}1${T}c2s${T}$(hex_esc 'PING\n')
+2${T}1${T}s2c${T}$(hex_esc 'PONG\n')
 3${T}1${T}close${T}end
 10${T}2${T}open${T}10.0.0.2:40001${T}10.0.0.9:8000
-11${T}2${T}c2s${T}$(hex 'PING\n')
-12${T}2${T}s2c${T}$(hex 'PONG\n')
+11${T}2${T}c2s${T}$(hex_esc 'PING\n')
+12${T}2${T}s2c${T}$(hex_esc 'PONG\n')
 13${T}2${T}close${T}end
 20${T}3${T}open${T}10.0.0.2:40002${T}10.0.0.9:8000
-21${T}3${T}c2s${T}$(hex 'PING\n')
-22${T}3${T}s2c${T}$(hex 'PONG\n')
+21${T}3${T}c2s${T}$(hex_esc 'PING\n')
+22${T}3${T}s2c${T}$(hex_esc 'PONG\n')
 23${T}3${T}close${T}end
 EOF
 start_kv mapa

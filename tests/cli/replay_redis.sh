@@ -26,23 +26,6 @@ print(out.hex())
 EOF
 }
 
-hex() {
-	printf "$1" | od -An -tx1 | tr -d ' \n'
-}
-
-json() {
-	_f=$1
-	shift
-	python3 - "$_f" "$@" <<'EOF' || fail "JSON check failed on $_f (after: $LAST_CMD)"
-import json, sys
-d = json.load(open(sys.argv[1]))
-for e in sys.argv[2:]:
-    if not eval(e):
-        sys.stderr.write("not true: %s\n%s\n" % (e, json.dumps(d, indent=1)[:3000]))
-        sys.exit(1)
-EOF
-}
-
 # A stateful session as redis 7 answers it: a counter, a list, a hash; the
 # second connection reads what the first wrote.  Times in microseconds, 0.6 s
 # in all.
@@ -52,24 +35,24 @@ cat >redis.tsv <<EOF
 # source: hand-written RESP session
 0${T}1${T}open${T}192.0.2.10:51000${T}192.0.2.20:6379
 1000${T}1${T}c2s${T}$(resp GET visits)
-1200${T}1${T}s2c${T}$(hex '$-1\r\n')
+1200${T}1${T}s2c${T}$(hex_esc '$-1\r\n')
 100000${T}1${T}c2s${T}$(resp INCR visits)
-100200${T}1${T}s2c${T}$(hex ':1\r\n')
+100200${T}1${T}s2c${T}$(hex_esc ':1\r\n')
 200000${T}1${T}c2s${T}$(resp INCRBY visits 41)
-200200${T}1${T}s2c${T}$(hex ':42\r\n')
+200200${T}1${T}s2c${T}$(hex_esc ':42\r\n')
 250000${T}1${T}c2s${T}$(resp RPUSH log a b c)
-250200${T}1${T}s2c${T}$(hex ':3\r\n')
+250200${T}1${T}s2c${T}$(hex_esc ':3\r\n')
 300000${T}2${T}open${T}192.0.2.10:51001${T}192.0.2.20:6379
 310000${T}2${T}c2s${T}$(resp GET visits)
-310200${T}2${T}s2c${T}$(hex '$2\r\n42\r\n')
+310200${T}2${T}s2c${T}$(hex_esc '$2\r\n42\r\n')
 400000${T}2${T}c2s${T}$(resp LRANGE log 0 -1)
-400200${T}2${T}s2c${T}$(hex '*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n')
+400200${T}2${T}s2c${T}$(hex_esc '*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n')
 450000${T}1${T}c2s${T}$(resp HSET user:1 name ada)
-450200${T}1${T}s2c${T}$(hex ':1\r\n')
+450200${T}1${T}s2c${T}$(hex_esc ':1\r\n')
 500000${T}2${T}c2s${T}$(resp HGET user:1 name)
-500200${T}2${T}s2c${T}$(hex '$3\r\nada\r\n')
+500200${T}2${T}s2c${T}$(hex_esc '$3\r\nada\r\n')
 550000${T}1${T}c2s${T}$(resp QUIT)
-550200${T}1${T}s2c${T}$(hex '+OK\r\n')
+550200${T}1${T}s2c${T}$(hex_esc '+OK\r\n')
 550300${T}1${T}fin${T}s2c
 550400${T}1${T}fin${T}c2s
 550400${T}1${T}close${T}fin

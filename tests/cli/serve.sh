@@ -53,7 +53,6 @@ for op in sys.argv[2:]:
         print("all", b.hex())
 PYEOF
 CL="python3 cl.py"
-hex() { printf '%s' "$1" | od -An -tx1 | tr -d ' \n'; }
 
 # ---- a tape of two request/response connections, and a greeting one
 cat >two.tsv <<EOF
