@@ -420,22 +420,27 @@ static struct rconn *first_match(struct serve *sv, const uint8_t *p, size_t n, i
 static int choose(struct sconn *c, const uint8_t *p, size_t n, int final)
 {
 	struct serve *sv = c->sv;
-	struct rconn *first;
-	size_t matches;
-	int full = 0;
+	struct rconn *first, *reuse;
+	size_t matches, reuse_matches;
+	int full = 0, reuse_full = 0;
 
 	final |= c->settled;
 	all_unused_if_needed(sv);
-	for (int used = 0; used < 2; used++) {
-		first = first_match(sv, p, n, used, &matches, &full);
-		if (!first)
-			continue;
-		/* A client's first bytes can arrive in pieces: while they are a
-		 * strict prefix of several candidates' first messages ("GE" for
-		 * "GET a" and "GET b"), wait for more rather than guess. */
-		if (matches > 1 && !full && !final)
+	first = first_match(sv, p, n, 0, &matches, &full);
+	reuse = first_match(sv, p, n, 1, &reuse_matches, &reuse_full);
+	/* A client's first bytes can arrive in pieces: while they are a strict
+	 * prefix of several candidates' first messages ("GE" for "GET a" and
+	 * "GET b"), used ones included, wait for more rather than guess. */
+	if (first) {
+		if (!full && matches + reuse_matches > 1 && !final)
 			return 0;
 		take(c, first);
+		return 1;
+	}
+	if (reuse) {
+		if (!reuse_full && reuse_matches > 1 && !final)
+			return 0;
+		take(c, reuse);
 		return 1;
 	}
 	/* Under a mask, bytes cut inside a masked field ("Da" of "Date: ...")

@@ -394,10 +394,12 @@ cat >same.tsv <<EOF
 13	2	close	end
 EOF
 td_start ss serve same.tsv --listen 127.0.0.1:0
-for i in 1 2; do
-	run $CL "$LPORT" s:"$(hex 'GET x')" r:2 shut all
-	assert_eq "$(sed -n 1p "$OUT")" "$(hex 'X1')" "GET x, client $i"
-done
+run $CL "$LPORT" s:"$(hex 'GET x')" r:2 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'X1')" "GET x, client 1"
+# In pieces: "GE" starts both the unused "GET y" and the used "GET x", so
+# the choice waits for the rest.
+run $CL "$LPORT" s:"$(hex 'GE')" sleep:0.1 s:"$(hex 'T x')" r:2 shut all
+assert_eq "$(sed -n 1p "$OUT")" "$(hex 'X1')" "GET x in pieces, client 2"
 run $CL "$LPORT" s:"$(hex 'GET y')" r:2 shut all
 assert_eq "$(sed -n 1p "$OUT")" "$(hex 'Y2')" "GET y still unused"
 td_stop ss
