@@ -331,6 +331,8 @@ int capture_out_write(struct capture_out *co, const struct tape_event *ev)
 	uint64_t abs = co->base_start + ev->time_ns;
 	int rc;
 
+	if (!co->w)
+		return oerr(co, TAPE_EUSAGE, "no file open (after an earlier error)");
 	if (abs < co->last_abs)
 		abs = co->last_abs;
 	if (co->rotating && co->file_events &&
@@ -357,14 +359,14 @@ int capture_out_idle(struct capture_out *co, uint64_t now_ns)
 {
 	int rc;
 
+	if (!co->w)
+		return oerr(co, TAPE_EUSAGE, "no file open (after an earlier error)");
 	if (co->rotating && co->file_events && co->o.rotate_ns &&
 	    now_ns >= co->file_start + co->o.rotate_ns) {
 		rc = rotate(co, now_ns);
 		if (rc)
 			return rc;
 	}
-	if (!co->w)
-		return oerr(co, TAPE_EUSAGE, "no file open (after an earlier error)");
 	rc = tape_writer_tick(co->w);
 	if (rc)
 		return oerr(co, rc, "%s", tape_writer_error(co->w));

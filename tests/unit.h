@@ -12,7 +12,8 @@
 /* Each tests/test_<module>.c defines one of these; it adds one suite. */
 #define UNIT_SUITES(X) \
 	X(varint) X(crc32c) X(hex) X(model) X(check) X(fmt_tape) X(fmt_tsv) X(roundtrip) \
-	X(decode) X(reasm) X(synth) X(bytediff) X(gogetway) X(loop) X(replay) X(framing)
+	X(decode) X(reasm) X(synth) X(bytediff) X(gogetway) X(loop) X(replay) X(framing) \
+	X(rotate)
 
 #define UNIT__DECL(m) void test_##m##_register(void);
 UNIT_SUITES(UNIT__DECL)
