@@ -488,15 +488,8 @@ int tool_proxy_main(int argc, char **argv)
 		return tool_usage_error(self, "--listen: %s", why);
 	if (tool_resolve(target_s, &px.target, why, sizeof why))
 		return tool_usage_error(self, "--target: %s", why);
-	if (tape__framing_parse(&px.framing, framing_s && *framing_s ? framing_s : "raw", why,
-				sizeof why))
-		return tool_usage_error(self, "--framing: %s", why);
-	if (maxpay_s) {
-		if (tool_parse_num(maxpay_s, TAPE__FRAMING_MAX_PAYLOAD, &v) || v == 0)
-			return tool_usage_error(self, "--max-payload: '%s' is not a size from 1 to %u",
-						maxpay_s, (unsigned)TAPE__FRAMING_MAX_PAYLOAD);
-		px.framing.max_payload = (size_t)v;
-	}
+	if ((rc = tool_framing_options(self, framing_s, maxpay_s, &px.framing)) != 0)
+		return rc;
 	if (flushiv_s) {
 		if (tool_parse_num(flushiv_s, 86400000, &v))
 			return tool_usage_error(self, "--flush-interval: '%s' is not milliseconds",

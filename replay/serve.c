@@ -1012,7 +1012,6 @@ int tool_serve_main(int argc, char **argv)
 	socklen_t lsalen;
 	struct tool_signals sigs;
 	char why[512], ls[TAPE_ENDPOINT_STRLEN], fname[16];
-	unsigned long long v;
 	int c, rc, ret = TOOL_EXIT_OK, sig_set = 0, cli_ignore = 0;
 	unsigned long long nopen = 0;
 
@@ -1098,19 +1097,8 @@ int tool_serve_main(int argc, char **argv)
 		ret = tool_usage_error(self, "--listen: %s", why);
 		goto out;
 	}
-	if (tape__framing_parse(&sv.framing, framing_s && *framing_s ? framing_s : "raw", why,
-				sizeof why)) {
-		ret = tool_usage_error(self, "--framing: %s", why);
+	if ((ret = tool_framing_options(self, framing_s, maxpay_s, &sv.framing)) != 0)
 		goto out;
-	}
-	if (maxpay_s) {
-		if (tool_parse_num(maxpay_s, TAPE__FRAMING_MAX_PAYLOAD, &v) || v == 0) {
-			ret = tool_usage_error(self, "--max-payload: '%s' is not a size from 1 to %u",
-					       maxpay_s, (unsigned)TAPE__FRAMING_MAX_PAYLOAD);
-			goto out;
-		}
-		sv.framing.max_payload = (size_t)v;
-	}
 	sv.framed = sv.framing.kind != TAPE__FRAMING_RAW;
 	if ((ret = load(&sv, tape)) != 0)
 		goto out;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "framing.h"
 #include "loop.h"
 
 #include "tool.h"
@@ -321,4 +322,22 @@ void tool_signals_off(struct tool_signals *ts)
 	sigaction(SIGTERM, &ts->old_term, NULL);
 	sigaction(SIGPIPE, &ts->old_pipe, NULL);
 	signal_loop = NULL;
+}
+
+/* --framing and --max-payload; see tool.h. */
+int tool_framing_options(const struct tool_cmd *self, const char *framing, const char *max_payload,
+			 struct tape__framing *f)
+{
+	char why[256];
+	unsigned long long v;
+
+	if (tape__framing_parse(f, framing && *framing ? framing : "raw", why, sizeof why))
+		return tool_usage_error(self, "--framing: %s", why);
+	if (max_payload) {
+		if (tool_parse_num(max_payload, TAPE__FRAMING_MAX_PAYLOAD, &v) || v == 0)
+			return tool_usage_error(self, "--max-payload: '%s' is not a size from 1 to %u",
+						max_payload, (unsigned)TAPE__FRAMING_MAX_PAYLOAD);
+		f->max_payload = (size_t)v;
+	}
+	return 0;
 }

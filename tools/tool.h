@@ -84,4 +84,11 @@ int tool_resolve(const char *s, struct tape_endpoint *ep, char *why, size_t whyl
 /* A non-negative decimal no larger than max: 0, or -1. */
 int tool_parse_num(const char *s, unsigned long long max, unsigned long long *out);
 
+struct tape__framing;
+/* --framing F (NULL or empty: raw) and --max-payload BYTES (NULL: the
+ * default) into *f, as proxy, serve and the other framed commands take them:
+ * 0, or a usage error's exit code after its message. */
+int tool_framing_options(const struct tool_cmd *self, const char *framing, const char *max_payload,
+			 struct tape__framing *f);
+
 #endif
