@@ -81,16 +81,12 @@ void tool_replay_usage(FILE *out)
 
 /* ---- parsing ---------------------------------------------------------------- */
 
+/* tool_parse_num() for uint64_t fields. */
 static int parse_u64(const char *s, uint64_t max, uint64_t *out)
 {
-	char *end;
 	unsigned long long v;
 
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
+	if (tool_parse_num(s, max, &v))
 		return -1;
 	*out = v;
 	return 0;
