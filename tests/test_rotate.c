@@ -374,6 +374,66 @@ static void wl_note(struct wl *w, const char *text)
 	recs_add(&w->want, &ev, w->last); /* notes go at the last event's time */
 }
 
+/* Opens a capture with o (its meta starting at T0) and starts w on it;
+ * w->last starts at T0 since the capture keeps no event before its file's
+ * start. */
+static void wl_start(struct wl *w, const struct capture_out_opts *o)
+{
+	memset(w, 0, sizeof *w);
+	w->last = T0;
+	CU_ASSERT_FATAL(capture_out_open(&w->co, o) == 0);
+}
+
+/* Closes and frees w's capture; the files it wrote.  w->want stays. */
+static uint64_t wl_finish(struct wl *w)
+{
+	uint64_t files;
+
+	CU_ASSERT(capture_out_close(w->co) == 0);
+	files = capture_out_files(w->co);
+	capture_out_free(w->co);
+	w->co = NULL;
+	return files;
+}
+
+/* ---- helpers: a capture into a temporary directory ----------------------------- */
+
+/* What a test of one capture owns: its directory, the pattern of its files
+ * there (borrowed by the capture, hence kept here), and the workload. */
+struct fixture {
+	char dir[DIR_LEN];
+	char pattern[PATH_MAX];
+	struct tape_meta *meta;
+	struct wl w;
+};
+
+/* Makes a temporary directory and starts fx->w on a capture of name in it,
+ * with capture_meta() and o's rotation, flushing and hooks (o's pattern and
+ * meta are not used).  0, or -1 (a failed assertion, nothing to close) when
+ * the directory cannot be made. */
+static int fixture_open(struct fixture *fx, const char *name, const struct capture_out_opts *o)
+{
+	struct capture_out_opts opts = *o;
+
+	if (!tmpdir_new(fx->dir, sizeof fx->dir))
+		return -1;
+	pattern_in(fx->pattern, sizeof fx->pattern, fx->dir, name);
+	fx->meta = capture_meta();
+	opts.pattern = fx->pattern;
+	opts.meta = fx->meta;
+	wl_start(&fx->w, &opts);
+	return 0;
+}
+
+/* Frees what fixture_open() made, after the test has finished the capture
+ * (wl_finish()), and removes the directory with the files. */
+static void fixture_close(struct fixture *fx)
+{
+	recs_free(&fx->w.want);
+	tape_meta_free(fx->meta);
+	tmpdir_remove(fx->dir);
+}
+
 /* ---- the checker: files of a rotated capture against what was written ---------- */
 
 struct carry_stats {
@@ -690,40 +750,31 @@ static void test_rotate_name_limits(void)
 
 static void test_rotate_size_many_connections(void)
 {
-	char dir[DIR_LEN], pattern[PATH_MAX];
-	struct tape_meta *meta = capture_meta();
-	struct capture_out_opts o;
-	struct wl w;
+	struct fixture fx;
+	struct wl *w = &fx.w;
+	struct capture_out_opts o = {
+		.rotate_bytes = 4096, /* one file per 64 KiB events block */
+		.wo.flush = TAPE_FLUSH_CLOSE,
+	};
 	struct carry_stats cs;
 	uint64_t rng = UINT64_C(0x7a9ed3c4b1e2f001), next_id = 1, *live = NULL;
 	uint8_t *ended = NULL, buf[2048];
 	size_t nlive = 0, peak = 0, opened = 0, nfiles = 0;
 	char **paths = NULL;
 
-	if (!tmpdir_new(dir, sizeof dir)) {
-		tape_meta_free(meta);
+	if (fixture_open(&fx, "s.tape", &o) != 0)
 		return;
-	}
-	pattern_in(pattern, sizeof pattern, dir, "s.tape");
-	memset(&o, 0, sizeof o);
-	o.pattern = pattern;
-	o.rotate_bytes = 4096; /* one file per 64 KiB events block */
-	o.wo.flush = TAPE_FLUSH_CLOSE;
-	o.meta = meta;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
 	live = calloc(SZ_CONNS, sizeof *live);
 	ended = calloc(SZ_CONNS * 8, 1); /* ids go up by 1 to 5 */
 	CU_ASSERT_FATAL(live != NULL && ended != NULL);
 
-	while (!w.failed && (opened < SZ_CONNS || nlive)) {
+	while (!w->failed && (opened < SZ_CONNS || nlive)) {
 		uint64_t r = rng_next(&rng);
 		size_t target = (opened / SZ_PHASE) % 2 ? SZ_QUIET : SZ_BUSY;
 		int open_now;
 
 		/* time: often the same as the last event, otherwise up to 50 us on */
-		w.t += r % 3 == 0 ? 0 : (r >> 8) % 50000;
+		w->t += r % 3 == 0 ? 0 : (r >> 8) % 50000;
 		r = rng_next(&rng);
 		if (opened == SZ_CONNS)
 			open_now = 0;
@@ -734,7 +785,7 @@ static void test_rotate_size_many_connections(void)
 		if (open_now) {
 			uint64_t id = next_id;
 			next_id += r % 8 == 0 ? 1 + (r >> 3) % 5 : 1; /* ids increase, now and then skip */
-			wl_open(&w, id, (uint32_t)(r >> 20));
+			wl_open(w, id, (uint32_t)(r >> 20));
 			live[nlive++] = id;
 			opened++;
 			if (nlive > peak)
@@ -755,51 +806,47 @@ static void test_rotate_size_many_connections(void)
 					TAPE_CLOSE_FIN, TAPE_CLOSE_RST, TAPE_CLOSE_TIMEOUT,
 					TAPE_CLOSE_END, TAPE_CLOSE_EVICTED, TAPE_CLOSE_ERROR,
 				};
-				wl_close(&w, id, why[(r >> 16) % 6]);
+				wl_close(w, id, why[(r >> 16) % 6]);
 				live[li] = live[--nlive];
 			} else if (act < 58) {
 				size_t n = act < 2 ? 1 + (size_t)((r >> 9) % sizeof buf) : 1 + (size_t)((r >> 9) % 120);
 				for (size_t i = 0; i < n; i++)
 					buf[i] = (uint8_t)(rng_next(&rng) >> 56);
-				wl_data(&w, id, d, buf, n);
+				wl_data(w, id, d, buf, n);
 			} else if (act < 64) {
 				struct tape_event ev = ev_of(TAPE_EV_GAP, id);
 				ev.dir = d;
 				ev.gap = 1 + (r >> 11) % 100000;
-				wl_put(&w, &ev);
+				wl_put(w, &ev);
 			} else {
 				struct tape_event ev = ev_of(act < 69 ? TAPE_EV_FIN : TAPE_EV_RST, id);
 				ev.dir = d;
-				wl_put(&w, &ev);
+				wl_put(w, &ev);
 				ended[id] |= bit;
 			}
 		}
 		if (rng_next(&rng) % 1000 == 0) {
 			char text[64];
 			snprintf(text, sizeof text, "capture drops: %zu open", nlive);
-			wl_note(&w, text);
+			wl_note(w, text);
 		}
 	}
-	CU_ASSERT(capture_out_close(w.co) == 0);
-	nfiles = (size_t)capture_out_files(w.co);
-	capture_out_free(w.co);
+	nfiles = (size_t)wl_finish(w);
 	/* The workload is what the test is about: tables grown to 4096
 	 * slots (256 doubled at 129, 257, 513 and 1025 open), many files. */
 	CU_ASSERT(peak > 1024);
 	CU_ASSERT(nfiles >= 20);
-	CU_ASSERT(dir_count(dir) == nfiles);
-	if (!w.failed) {
-		paths = counted_paths(dir, "s", "tape", nfiles);
-		CU_ASSERT(check_rotated(paths, nfiles, &w.want, &cs) == 0);
+	CU_ASSERT(dir_count(fx.dir) == nfiles);
+	if (!w->failed) {
+		paths = counted_paths(fx.dir, "s", "tape", nfiles);
+		CU_ASSERT(check_rotated(paths, nfiles, &w->want, &cs) == 0);
 		CU_ASSERT(cs.carried > 10000);
 		CU_ASSERT(cs.max_carried > 512);
 		paths_free(paths, nfiles);
 	}
 	free(live);
 	free(ended);
-	recs_free(&w.want);
-	tape_meta_free(meta);
-	tmpdir_remove(dir);
+	fixture_close(&fx);
 }
 
 /* ---- deletion from one long run of colliding slots ------------------------------------ */
@@ -819,10 +866,11 @@ static size_t mirror_slot(uint64_t id, size_t cap)
 
 static void test_rotate_colliding_slots(void)
 {
-	char dir[DIR_LEN], pattern[PATH_MAX];
-	struct tape_meta *meta = capture_meta();
-	struct capture_out_opts o;
-	struct wl w;
+	struct fixture fx;
+	struct wl *w = &fx.w;
+	struct capture_out_opts o = {
+		.rotate_bytes = 1, /* a rotation before every event but a file's first */
+	};
 	struct carry_stats cs;
 	uint64_t ids[CL_IDS], rng = 42, live[CL_IDS];
 	size_t n = 0, nlive = 0, opened = 0, nfiles;
@@ -832,47 +880,33 @@ static void test_rotate_colliding_slots(void)
 	for (uint64_t id = 1; n < CL_IDS; id++)
 		if (((mirror_slot(id, 256) - 250) & 255) < 8)
 			ids[n++] = id;
-	if (!tmpdir_new(dir, sizeof dir)) {
-		tape_meta_free(meta);
+	if (fixture_open(&fx, "c.tape", &o) != 0)
 		return;
-	}
-	pattern_in(pattern, sizeof pattern, dir, "c.tape");
-	memset(&o, 0, sizeof o);
-	o.pattern = pattern;
-	o.rotate_bytes = 1; /* a rotation before every event but a file's first */
-	o.meta = meta;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
 	/* Fill most of the run, then close at random places in it while the
 	 * rest is opened, then close everything: every rotation lists what is
 	 * open, and a close that misses its entry writes `close rotated` after
 	 * a close, which the writer refuses. */
-	while (!w.failed && (opened < CL_IDS || nlive)) {
+	while (!w->failed && (opened < CL_IDS || nlive)) {
 		uint64_t r = rng_next(&rng);
-		w.t += MS;
+		w->t += MS;
 		if (opened < CL_IDS && (opened < 80 || nlive == 0 || r % 3 == 0)) {
-			wl_open(&w, ids[opened], (uint32_t)r);
+			wl_open(w, ids[opened], (uint32_t)r);
 			live[nlive++] = ids[opened++];
 		} else {
 			size_t li = (size_t)((r >> 8) % nlive);
-			wl_close(&w, live[li], TAPE_CLOSE_FIN);
+			wl_close(w, live[li], TAPE_CLOSE_FIN);
 			live[li] = live[--nlive];
 		}
 	}
-	CU_ASSERT(capture_out_close(w.co) == 0);
-	nfiles = (size_t)capture_out_files(w.co);
-	capture_out_free(w.co);
+	nfiles = (size_t)wl_finish(w);
 	CU_ASSERT(nfiles == 2 * CL_IDS);
-	if (!w.failed) {
-		paths = counted_paths(dir, "c", "tape", nfiles);
-		CU_ASSERT(check_rotated(paths, nfiles, &w.want, &cs) == 0);
+	if (!w->failed) {
+		paths = counted_paths(fx.dir, "c", "tape", nfiles);
+		CU_ASSERT(check_rotated(paths, nfiles, &w->want, &cs) == 0);
 		CU_ASSERT(cs.max_carried >= 80);
 		paths_free(paths, nfiles);
 	}
-	recs_free(&w.want);
-	tape_meta_free(meta);
-	tmpdir_remove(dir);
+	fixture_close(&fx);
 }
 
 /* ---- time rotation with a fake clock -------------------------------------------------- */
@@ -971,95 +1005,95 @@ out:
 	return ok;
 }
 
+/* file_is() of the file that stamp_path() names, without a counter. */
+static int stamped_file_is(const char *dir, const char *prefix, int64_t t_sec, uint64_t start,
+			   const char *part, const struct exp_ev *e, size_t n)
+{
+	char p[PATH_MAX];
+
+	stamp_path(p, sizeof p, dir, prefix, t_sec, 0);
+	return file_is(p, start, part, e, n);
+}
+
 #define CONT TAPE_OPEN_CONTINUED
 #define ROT TAPE_CLOSE_ROTATED
 
 static void test_rotate_time_idle(void)
 {
-	char dir[DIR_LEN], pattern[PATH_MAX], p[PATH_MAX];
-	struct tape_meta *meta = capture_meta();
-	struct capture_out_opts o;
+	char p[PATH_MAX];
+	struct fixture fx;
+	struct wl *w = &fx.w;
 	struct hook h = {0};
-	struct wl w;
+	struct capture_out_opts o = {
+		.rotate_ns = 10 * SEC,
+		.wo.flush = TAPE_FLUSH_INTERVAL,
+		.wo.flush_ms = 1000,
+		.before_rotate = hook_note,
+		.ctx = &h,
+	};
 	static const uint8_t hello[] = "hello", world[] = "world";
 
-	if (!tmpdir_new(dir, sizeof dir)) {
-		tape_meta_free(meta);
+	if (fixture_open(&fx, "t-%H%M%S.tape", &o) != 0)
 		return;
-	}
-	pattern_in(pattern, sizeof pattern, dir, "t-%H%M%S.tape");
-	memset(&o, 0, sizeof o);
-	o.pattern = pattern;
-	o.rotate_ns = 10 * SEC;
-	o.wo.flush = TAPE_FLUSH_INTERVAL;
-	o.wo.flush_ms = 1000;
-	o.meta = meta;
-	o.before_rotate = hook_note;
-	o.ctx = &h;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
-	h.co = w.co;
-	stamp_path(p, sizeof p, dir, "t", T0_SEC, 0);
-	CU_ASSERT_STRING_EQUAL(capture_out_path(w.co), p);
+	h.co = w->co;
+	stamp_path(p, sizeof p, fx.dir, "t", T0_SEC, 0);
+	CU_ASSERT_STRING_EQUAL(capture_out_path(w->co), p);
 
-	w.t = 1 * SEC;
-	wl_open(&w, 1, TAPE_OPEN_MIDSTREAM);
-	w.t = 1500 * MS;
-	wl_open(&w, 2, TAPE_OPEN_INFERRED | TAPE_OPEN_REUSED);
-	w.t = 2 * SEC;
-	wl_data(&w, 1, TAPE_C2S, hello, 5);
+	w->t = 1 * SEC;
+	wl_open(w, 1, TAPE_OPEN_MIDSTREAM);
+	w->t = 1500 * MS;
+	wl_open(w, 2, TAPE_OPEN_INFERRED | TAPE_OPEN_REUSED);
+	w->t = 2 * SEC;
+	wl_data(w, 1, TAPE_C2S, hello, 5);
 	/* not due yet */
-	CU_ASSERT(capture_out_idle(w.co, T0 + 5 * SEC) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 1);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 5 * SEC) == 0);
+	CU_ASSERT(capture_out_files(w->co) == 1);
 	CU_ASSERT(h.calls == 0);
 	/* due, but the hook refuses: its error, no rotation */
 	h.fail_next = -EIO;
-	CU_ASSERT(capture_out_idle(w.co, T0 + 10 * SEC) == -EIO);
-	CU_ASSERT(capture_out_files(w.co) == 1);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 10 * SEC) == -EIO);
+	CU_ASSERT(capture_out_files(w->co) == 1);
 	CU_ASSERT(h.calls == 1);
 	/* due: rotates at the clock's time, 10.5 s */
-	CU_ASSERT(capture_out_idle(w.co, T0 + 10500 * MS) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 2);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 10500 * MS) == 0);
+	CU_ASSERT(capture_out_files(w->co) == 2);
 	CU_ASSERT(h.calls == 2);
-	stamp_path(p, sizeof p, dir, "t", T0_SEC + 10, 0);
-	CU_ASSERT_STRING_EQUAL(capture_out_path(w.co), p);
+	stamp_path(p, sizeof p, fx.dir, "t", T0_SEC + 10, 0);
+	CU_ASSERT_STRING_EQUAL(capture_out_path(w->co), p);
 	/* long past due, but the file has no event of its own: no empty files */
-	CU_ASSERT(capture_out_idle(w.co, T0 + 25 * SEC) == 0);
-	CU_ASSERT(capture_out_idle(w.co, T0 + 60 * SEC) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 2);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 25 * SEC) == 0);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 60 * SEC) == 0);
+	CU_ASSERT(capture_out_files(w->co) == 2);
 	CU_ASSERT(h.calls == 2);
 	/* an event late for the period goes into this file, which then rotates */
-	w.t = 26 * SEC;
-	wl_data(&w, 2, TAPE_S2C, world, 5);
-	CU_ASSERT(capture_out_files(w.co) == 2);
-	CU_ASSERT(capture_out_idle(w.co, T0 + 27 * SEC) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 3);
-	stamp_path(p, sizeof p, dir, "t", T0_SEC + 27, 0);
-	CU_ASSERT_STRING_EQUAL(capture_out_path(w.co), p);
-	w.t = 27500 * MS;
-	wl_close(&w, 2, TAPE_CLOSE_FIN);
+	w->t = 26 * SEC;
+	wl_data(w, 2, TAPE_S2C, world, 5);
+	CU_ASSERT(capture_out_files(w->co) == 2);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 27 * SEC) == 0);
+	CU_ASSERT(capture_out_files(w->co) == 3);
+	stamp_path(p, sizeof p, fx.dir, "t", T0_SEC + 27, 0);
+	CU_ASSERT_STRING_EQUAL(capture_out_path(w->co), p);
+	w->t = 27500 * MS;
+	wl_close(w, 2, TAPE_CLOSE_FIN);
 	/* an event from before that is kept at the last event's time */
-	w.t = 20 * SEC;
-	wl_data(&w, 1, TAPE_C2S, hello, 5);
-	CU_ASSERT(capture_out_files(w.co) == 3);
+	w->t = 20 * SEC;
+	wl_data(w, 1, TAPE_C2S, hello, 5);
+	CU_ASSERT(capture_out_files(w->co) == 3);
 	/* rotation by an event: at its time, before it */
-	w.t = 40 * SEC;
-	wl_data(&w, 1, TAPE_S2C, world, 5);
-	CU_ASSERT(capture_out_files(w.co) == 4);
-	stamp_path(p, sizeof p, dir, "t", T0_SEC + 40, 0);
-	CU_ASSERT_STRING_EQUAL(capture_out_path(w.co), p);
-	wl_note(&w, "last");
-	w.t = 41 * SEC;
-	wl_close(&w, 1, TAPE_CLOSE_END);
+	w->t = 40 * SEC;
+	wl_data(w, 1, TAPE_S2C, world, 5);
+	CU_ASSERT(capture_out_files(w->co) == 4);
+	stamp_path(p, sizeof p, fx.dir, "t", T0_SEC + 40, 0);
+	CU_ASSERT_STRING_EQUAL(capture_out_path(w->co), p);
+	wl_note(w, "last");
+	w->t = 41 * SEC;
+	wl_close(w, 1, TAPE_CLOSE_END);
 	/* idle within the period: a flush, no rotation */
-	CU_ASSERT(capture_out_idle(w.co, T0 + 45 * SEC) == 0);
-	CU_ASSERT(capture_out_close(w.co) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 4);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 45 * SEC) == 0);
+	CU_ASSERT(wl_finish(w) == 4);
 	CU_ASSERT(h.calls == 4);
-	capture_out_free(w.co);
-	CU_ASSERT(!w.failed);
-	CU_ASSERT(dir_count(dir) == 4);
+	CU_ASSERT(!w->failed);
+	CU_ASSERT(dir_count(fx.dir) == 4);
 
 	{
 		static const struct exp_ev f1[] = {
@@ -1092,28 +1126,25 @@ static void test_rotate_time_idle(void)
 			{TAPE_EV_NOTE, 0, 0, 0, "last"},
 			{TAPE_EV_CLOSE, 1, 1000, TAPE_CLOSE_END, NULL},
 		};
-		stamp_path(p, sizeof p, dir, "t", T0_SEC, 0);
-		CU_ASSERT(file_is(p, T0, "1", f1, sizeof f1 / sizeof f1[0]) == 0);
-		stamp_path(p, sizeof p, dir, "t", T0_SEC + 10, 0);
-		CU_ASSERT(file_is(p, T0 + 10500 * MS, "2", f2, sizeof f2 / sizeof f2[0]) == 0);
-		stamp_path(p, sizeof p, dir, "t", T0_SEC + 27, 0);
-		CU_ASSERT(file_is(p, T0 + 27 * SEC, "3", f3, sizeof f3 / sizeof f3[0]) == 0);
-		stamp_path(p, sizeof p, dir, "t", T0_SEC + 40, 0);
-		CU_ASSERT(file_is(p, T0 + 40 * SEC, "4", f4, sizeof f4 / sizeof f4[0]) == 0);
+		CU_ASSERT(stamped_file_is(fx.dir, "t", T0_SEC, T0, "1",
+					  f1, sizeof f1 / sizeof f1[0]) == 0);
+		CU_ASSERT(stamped_file_is(fx.dir, "t", T0_SEC + 10, T0 + 10500 * MS, "2",
+					  f2, sizeof f2 / sizeof f2[0]) == 0);
+		CU_ASSERT(stamped_file_is(fx.dir, "t", T0_SEC + 27, T0 + 27 * SEC, "3",
+					  f3, sizeof f3 / sizeof f3[0]) == 0);
+		CU_ASSERT(stamped_file_is(fx.dir, "t", T0_SEC + 40, T0 + 40 * SEC, "4",
+					  f4, sizeof f4 / sizeof f4[0]) == 0);
 	}
-	recs_free(&w.want);
-	tape_meta_free(meta);
-	tmpdir_remove(dir);
+	fixture_close(&fx);
 }
 
 /* A note (a drop report) is an event of the file's own: a file that holds
  * one besides its carried connections is rotated when due. */
 static void test_rotate_time_note_is_own_event(void)
 {
-	char dir[DIR_LEN], pattern[PATH_MAX], p[PATH_MAX];
-	struct tape_meta *meta = capture_meta();
-	struct capture_out_opts o;
-	struct wl w;
+	struct fixture fx;
+	struct wl *w = &fx.w;
+	struct capture_out_opts o = {.rotate_ns = 10 * SEC};
 	static const struct exp_ev f2[] = {
 		{TAPE_EV_OPEN, 1, 0, CONT, NULL},
 		{TAPE_EV_NOTE, 0, 0, 0, "capture drops: 3"},
@@ -1124,49 +1155,36 @@ static void test_rotate_time_note_is_own_event(void)
 		{TAPE_EV_CLOSE, 1, 1000, TAPE_CLOSE_FIN, NULL},
 	};
 
-	if (!tmpdir_new(dir, sizeof dir)) {
-		tape_meta_free(meta);
+	if (fixture_open(&fx, "n-%H%M%S.tape", &o) != 0)
 		return;
-	}
-	pattern_in(pattern, sizeof pattern, dir, "n-%H%M%S.tape");
-	memset(&o, 0, sizeof o);
-	o.pattern = pattern;
-	o.rotate_ns = 10 * SEC;
-	o.meta = meta;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
-	w.t = SEC;
-	wl_open(&w, 1, 0);
-	CU_ASSERT(capture_out_idle(w.co, T0 + 10 * SEC) == 0);
-	CU_ASSERT(capture_out_idle(w.co, T0 + 30 * SEC) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 2);
-	CU_ASSERT(capture_out_note(w.co, "capture drops: 3") == 0);
-	CU_ASSERT(capture_out_idle(w.co, T0 + 31 * SEC) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 3);
-	w.t = 32 * SEC;
-	wl_close(&w, 1, TAPE_CLOSE_FIN);
-	CU_ASSERT(capture_out_close(w.co) == 0);
-	capture_out_free(w.co);
-	CU_ASSERT(!w.failed);
-	CU_ASSERT(dir_count(dir) == 3);
-	stamp_path(p, sizeof p, dir, "n", T0_SEC + 10, 0);
-	CU_ASSERT(file_is(p, T0 + 10 * SEC, "2", f2, sizeof f2 / sizeof f2[0]) == 0);
-	stamp_path(p, sizeof p, dir, "n", T0_SEC + 31, 0);
-	CU_ASSERT(file_is(p, T0 + 31 * SEC, "3", f3, sizeof f3 / sizeof f3[0]) == 0);
-	recs_free(&w.want);
-	tape_meta_free(meta);
-	tmpdir_remove(dir);
+	w->t = SEC;
+	wl_open(w, 1, 0);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 10 * SEC) == 0);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 30 * SEC) == 0);
+	CU_ASSERT(capture_out_files(w->co) == 2);
+	CU_ASSERT(capture_out_note(w->co, "capture drops: 3") == 0);
+	CU_ASSERT(capture_out_idle(w->co, T0 + 31 * SEC) == 0);
+	CU_ASSERT(capture_out_files(w->co) == 3);
+	w->t = 32 * SEC;
+	wl_close(w, 1, TAPE_CLOSE_FIN);
+	wl_finish(w);
+	CU_ASSERT(!w->failed);
+	CU_ASSERT(dir_count(fx.dir) == 3);
+	CU_ASSERT(stamped_file_is(fx.dir, "n", T0_SEC + 10, T0 + 10 * SEC, "2",
+				  f2, sizeof f2 / sizeof f2[0]) == 0);
+	CU_ASSERT(stamped_file_is(fx.dir, "n", T0_SEC + 31, T0 + 31 * SEC, "3",
+				  f3, sizeof f3 / sizeof f3[0]) == 0);
+	fixture_close(&fx);
 }
 
 /* Rotations within one second of a %S pattern: the name this capture
  * used already gets a counter, which starts again with the next second. */
 static void test_rotate_time_same_second(void)
 {
-	char dir[DIR_LEN], pattern[PATH_MAX], p[PATH_MAX];
-	struct tape_meta *meta = capture_meta();
-	struct capture_out_opts o;
-	struct wl w;
+	char p[PATH_MAX];
+	struct fixture fx;
+	struct wl *w = &fx.w;
+	struct capture_out_opts o = {.rotate_ns = 400 * MS};
 	struct carry_stats cs;
 	char *paths[5];
 	static const struct {
@@ -1176,42 +1194,28 @@ static void test_rotate_time_same_second(void)
 	} steps[] = {{100, 0, 0}, {500, 0, 1}, {950, 0, 2}, {1400, 1, 0}, {1850, 1, 1}};
 	static const uint8_t x[] = "x";
 
-	if (!tmpdir_new(dir, sizeof dir)) {
-		tape_meta_free(meta);
+	if (fixture_open(&fx, "u-%H%M%S.tape", &o) != 0)
 		return;
-	}
-	pattern_in(pattern, sizeof pattern, dir, "u-%H%M%S.tape");
-	memset(&o, 0, sizeof o);
-	o.pattern = pattern;
-	o.rotate_ns = 400 * MS;
-	o.meta = meta;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
 	for (size_t i = 0; i < 5; i++) {
-		w.t = steps[i].ms * MS;
+		w->t = steps[i].ms * MS;
 		if (i == 0)
-			wl_open(&w, 7, 0);
+			wl_open(w, 7, 0);
 		else
-			wl_data(&w, 7, TAPE_C2S, x, 1);
-		stamp_path(p, sizeof p, dir, "u", T0_SEC + steps[i].sec, steps[i].counter);
-		CU_ASSERT_STRING_EQUAL(capture_out_path(w.co), p);
+			wl_data(w, 7, TAPE_C2S, x, 1);
+		stamp_path(p, sizeof p, fx.dir, "u", T0_SEC + steps[i].sec, steps[i].counter);
+		CU_ASSERT_STRING_EQUAL(capture_out_path(w->co), p);
 		paths[i] = strdup(p);
 		CU_ASSERT_FATAL(paths[i] != NULL);
 	}
-	w.t = 1900 * MS;
-	wl_close(&w, 7, TAPE_CLOSE_RST);
-	CU_ASSERT(capture_out_close(w.co) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 5);
-	capture_out_free(w.co);
-	CU_ASSERT(dir_count(dir) == 5);
-	CU_ASSERT(!w.failed && check_rotated(paths, 5, &w.want, &cs) == 0);
+	w->t = 1900 * MS;
+	wl_close(w, 7, TAPE_CLOSE_RST);
+	CU_ASSERT(wl_finish(w) == 5);
+	CU_ASSERT(dir_count(fx.dir) == 5);
+	CU_ASSERT(!w->failed && check_rotated(paths, 5, &w->want, &cs) == 0);
 	CU_ASSERT(cs.carried == 4);
 	for (size_t i = 0; i < 5; i++)
 		free(paths[i]);
-	recs_free(&w.want);
-	tape_meta_free(meta);
-	tmpdir_remove(dir);
+	fixture_close(&fx);
 }
 
 /* ---- files that exist already ---------------------------------------------------------- */
@@ -1252,9 +1256,7 @@ static void three_files(const char *pattern, struct recs *want, char **out)
 	o.pattern = pattern;
 	o.rotate_ns = SEC;
 	o.meta = meta;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
+	wl_start(&w, &o);
 	out[0] = strdup(capture_out_path(w.co));
 	w.t = 100 * MS;
 	wl_open(&w, 1, 0);
@@ -1269,10 +1271,8 @@ static void three_files(const char *pattern, struct recs *want, char **out)
 	w.t = 2600 * MS;
 	wl_close(&w, 1, TAPE_CLOSE_FIN);
 	CU_ASSERT_FATAL(out[0] && out[1] && out[2]);
-	CU_ASSERT(capture_out_close(w.co) == 0);
-	CU_ASSERT(capture_out_files(w.co) == 3);
+	CU_ASSERT(wl_finish(&w) == 3);
 	CU_ASSERT(!w.failed);
-	capture_out_free(w.co);
 	tape_meta_free(meta);
 	*want = w.want;
 }
@@ -1359,9 +1359,7 @@ static void test_rotate_single_file_overwrites(void)
 		memset(&o, 0, sizeof o);
 		o.pattern = p;
 		o.meta = meta;
-		memset(&w, 0, sizeof w);
-		w.last = T0;
-		CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
+		wl_start(&w, &o);
 		CU_ASSERT_STRING_EQUAL(capture_out_path(w.co), p);
 		w.t = SEC;
 		wl_open(&w, 1, 0);
@@ -1370,9 +1368,7 @@ static void test_rotate_single_file_overwrites(void)
 		CU_ASSERT(capture_out_idle(w.co, T0 + 100 * SEC) == 0);
 		w.t = 200 * SEC;
 		wl_close(&w, 1, TAPE_CLOSE_FIN);
-		CU_ASSERT(capture_out_close(w.co) == 0);
-		CU_ASSERT(capture_out_files(w.co) == 1);
-		capture_out_free(w.co);
+		CU_ASSERT(wl_finish(&w) == 1);
 		CU_ASSERT(tape_file_read(p, &f) == 0);
 		CU_ASSERT(f.start == T0 && strcmp(f.part, "") == 0);
 		CU_ASSERT(f.ev.n == 3 && w.want.n == 3);
@@ -1448,9 +1444,7 @@ static void failed_rotation(const char *top, int by_size)
 	o.rotate_bytes = by_size ? 1 : 0;
 	o.rotate_ns = by_size ? 0 : 10 * SEC;
 	o.meta = meta;
-	memset(&w, 0, sizeof w);
-	w.last = T0;
-	CU_ASSERT_FATAL(capture_out_open(&w.co, &o) == 0);
+	wl_start(&w, &o);
 	w.t = SEC;
 	wl_open(&w, 1, 0);
 	if (!by_size) {
